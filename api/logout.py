@@ -1,0 +1,22 @@
+"""End every session of the signed-in user."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+from mangum import Mangum
+
+from lib.app import create_app
+from lib.deps import CurrentUser, Session
+from lib.sessions import service
+
+router = APIRouter(tags=["auth"])
+
+
+@router.post("/api/v1/logout", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+async def logout(session: Session, user: CurrentUser) -> None:
+    """Log out: revoke all refresh tokens; earlier access tokens stop working."""
+    await service.logout(session, user_id=user.id)
+
+
+app = create_app(router)
+handler = Mangum(app, lifespan="off")

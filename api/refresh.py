@@ -1,0 +1,24 @@
+"""Exchange a refresh token for a new pair (rotation with reuse detection)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from mangum import Mangum
+
+from lib.app import create_app
+from lib.deps import Session
+from lib.sessions import service
+from lib.sessions.schemas import RefreshRequest, TokenResponse
+
+router = APIRouter(tags=["auth"])
+
+
+@router.post("/api/v1/refresh", response_model=TokenResponse)
+async def refresh(session: Session, body: RefreshRequest) -> TokenResponse:
+    """Rotate a refresh token: the presented token is consumed and a new pair issued."""
+    pair = await service.rotate_refresh_token(session, presented=body.refresh_token)
+    return TokenResponse.from_pair(pair)
+
+
+app = create_app(router)
+handler = Mangum(app, lifespan="off")

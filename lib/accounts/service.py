@@ -1,0 +1,54 @@
+"""Creating accounts."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lib.accounts.schemas import UserCreate
+from lib.errors import Conflict, EmailTaken, UsernameTaken
+from lib.models import User
+from lib.security.passwords import hash_password
+from lib.sessions.tokens import ClientInfo, TokenPair, start_session
+
+
+def _taken(email_taken: bool) -> Conflict:
+    return EmailTaken() if email_taken else UsernameTaken()
+
+
+async def create_user(session: AsyncSession, *, data: UserCreate, role: str = "user") -> User:
+    """Insert a user; 409 when the email or username (in any letter case) is taken.
+
+    The unique indexes are the real guard: of concurrent sign-ups with one email,
+    the database lets exactly one insert through.
+    """
+    existing = (
+        await session.execute(
+            select(User.email).where(
+                or_(User.email == data.email, func.lower(User.username) == data.username.lower())
+            )
+        )
+    ).first()
+    if existing is not None:
+        raise _taken(existing.email == data.email)
+    user = User(
+        email=data.email,
+        username=data.username,
+        hashed_password=await hash_password(data.password),
+        first_name=data.first_name,
+        last_name=data.last_name,
+        role=role,
+    )
+    session.add(user)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        message = str(exc.orig).lower()
+        raise _taken("email" in message and "username" not in message) from None
+    return user
+
+
+async def sign_up(session: AsyncSession, *, data: UserCreate, client: ClientInfo) -> TokenPair:
+    user = await create_user(session, data=data)
+    return await start_session(session, user=user, client=client)

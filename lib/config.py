@@ -1,0 +1,120 @@
+"""Settings, read once per process from the environment and an optional `.env` file."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Annotated, Literal
+
+from pydantic import ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from lib.config_error import ConfigError
+from lib.env import DEFAULT_JWT_ISSUER, env_file
+
+CommaList = Annotated[list[str], NoDecode]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=True)
+
+    APP_NAME: str = "Auth Service"
+    APP_VERSION: str = "1.0.0"
+    ENVIRONMENT: Literal["development", "production"] = "development"
+    DEBUG: bool = False
+
+    DATABASE_URL: str = "sqlite+aiosqlite:///./auth.db"
+    DATABASE_USE_NULL_POOL: bool = True
+    DATABASE_POOL_SIZE: int = 5
+    DATABASE_MAX_OVERFLOW: int = 10
+    DATABASE_POOL_RECYCLE: int = 300
+    DATABASE_CONNECT_TIMEOUT: float = 5.0
+
+    RSA_PRIVATE_KEY_CONTENT: str | None = None
+    RSA_PRIVATE_KEY_PATH: str | None = None
+    RSA_PUBLIC_KEY_ID: str | None = None
+    RSA_PREVIOUS_PUBLIC_KEYS: CommaList = []
+
+    JWT_ISSUER: str = DEFAULT_JWT_ISSUER
+    JWT_AUDIENCE: str = "auth-service"
+    ACCESS_TOKEN_EXPIRE_MINUTES: int = 15
+    REFRESH_TOKEN_EXPIRE_DAYS: int = 7
+    SINGLE_SESSION: bool = True
+    REQUIRE_VERIFIED_EMAIL: bool = False
+    RESET_TOKEN_EXPIRE_MINUTES: int = 60
+    VERIFY_TOKEN_EXPIRE_HOURS: int = 48
+
+    PASSWORD_ARGON2_TIME_COST: int = 3
+    PASSWORD_ARGON2_MEMORY_COST: int = 65536
+    PASSWORD_ARGON2_PARALLELISM: int = 4
+    PASSWORD_MIN_LENGTH: int = 8
+    PASSWORD_MAX_LENGTH: int = 128
+
+    LOGIN_MAX_FAILURES: int = 5
+    LOGIN_FAILURE_WINDOW_SECONDS: int = 900
+    TRUSTED_IP_HEADER: str | None = None
+    EMAIL_THROTTLE_SECONDS: int = 60
+
+    CRON_SECRET: str | None = None
+
+    EMAIL_BACKEND: Literal["console", "smtp", "ses"] = "console"
+    SMTP_HOST: str | None = None
+    SMTP_PORT: int = 587
+    SMTP_USER: str | None = None
+    SMTP_PASSWORD: str | None = None
+    SMTP_SENDER_EMAIL: str = "no-reply@example.com"
+    SMTP_USE_TLS: bool = False
+    SMTP_START_TLS: bool = True
+    SMTP_TIMEOUT: float = 10.0
+    AWS_REGION: str = "us-east-1"
+    FRONTEND_URL: str = "http://127.0.0.1:8000"
+
+    CORS_ORIGINS: CommaList = ["http://localhost:3000", "http://127.0.0.1:8000"]
+    CORS_ALLOW_CREDENTIALS: bool = True
+    CORS_ALLOW_METHODS: CommaList = ["GET", "POST", "PATCH", "DELETE", "OPTIONS"]
+    CORS_ALLOW_HEADERS: CommaList = ["Authorization", "Content-Type"]
+
+    @field_validator(
+        "RSA_PREVIOUS_PUBLIC_KEYS",
+        "CORS_ORIGINS",
+        "CORS_ALLOW_METHODS",
+        "CORS_ALLOW_HEADERS",
+        mode="before",
+    )
+    @classmethod
+    def _split_list(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [item.strip() for item in text.split(",") if item.strip()]
+
+    @model_validator(mode="after")
+    def _check_production(self) -> Settings:
+        if self.ENVIRONMENT != "production":
+            return self
+        if not (self.RSA_PRIVATE_KEY_CONTENT or self.RSA_PRIVATE_KEY_PATH):
+            raise ValueError("RSA_PRIVATE_KEY_CONTENT (or RSA_PRIVATE_KEY_PATH) must be set in production")
+        if self.DATABASE_URL.startswith("sqlite"):
+            raise ValueError("DATABASE_URL must name PostgreSQL in production, not SQLite")
+        if self.DEBUG:
+            raise ValueError("DEBUG must be false in production")
+        if self.EMAIL_BACKEND == "smtp" and not self.SMTP_HOST:
+            raise ValueError("SMTP_HOST must be set when EMAIL_BACKEND=smtp in production")
+        if self.EMAIL_BACKEND == "smtp" and self.SMTP_USER and not self.SMTP_PASSWORD:
+            raise ValueError("SMTP_PASSWORD must be set when SMTP_USER is set in production")
+        if not self.CRON_SECRET:
+            raise ValueError("CRON_SECRET must be set in production")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    try:
+        return Settings(_env_file=env_file())
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"]) or "settings"
+        message = error["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"{where}: {message}" if error["loc"] else message) from None

@@ -1,0 +1,127 @@
+"""Async engine and the per-request session that owns the transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from functools import lru_cache
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from lib.config import get_settings
+from lib.errors import AuthError
+
+# libpq parameters that asyncpg does not take, and what they become.
+_SSLMODES = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
+_DROPPED_PARAMS = {"channel_binding", "sslrootcert", "sslcert", "sslkey", "gssencmode", "pgbouncer", "connection_limit"}
+
+
+def normalize_database_url(url: str) -> tuple[str, dict[str, Any]]:
+    """Turn a provider URL into (SQLAlchemy URL, asyncpg connect arguments).
+
+    `postgres://` and `postgresql://` become `postgresql+asyncpg://`; `sslmode=...`
+    becomes asyncpg's `ssl`; libpq-only parameters are dropped.
+    """
+    url = url.strip()
+    scheme, _, rest = url.partition("://")
+    if scheme == "sqlite":
+        return f"sqlite+aiosqlite://{rest}", {}
+    if scheme not in {"postgres", "postgresql", "postgresql+asyncpg", "postgresql+psycopg", "postgresql+psycopg2"}:
+        return url, {}
+    parts = urlsplit(f"postgresql+asyncpg://{rest}")
+
+    connect_args: dict[str, Any] = {}
+    kept = []
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        if name == "sslmode":
+            if value not in _SSLMODES:
+                raise ValueError(f"DATABASE_URL: unknown sslmode {value!r}")
+            connect_args["ssl"] = value
+        elif name == "connect_timeout":
+            connect_args["timeout"] = float(value)
+        elif name == "application_name":
+            connect_args.setdefault("server_settings", {})["application_name"] = value
+        elif name not in _DROPPED_PARAMS:
+            kept.append((name, value))
+    return urlunsplit(parts._replace(query=urlencode(kept))), connect_args
+
+
+def _unique_statement_name() -> str:
+    return f"__asyncpg_{uuid.uuid4().hex}__"
+
+
+def pgbouncer_safe(connect_args: dict[str, Any]) -> dict[str, Any]:
+    """asyncpg arguments that work behind PgBouncer in transaction mode (and Neon's pooler):
+    no statement caches, and prepared statements with names unique to each use."""
+    return {
+        "statement_cache_size": 0,
+        "prepared_statement_cache_size": 0,
+        "prepared_statement_name_func": _unique_statement_name,
+        **connect_args,
+    }
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, below
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # Take the write lock up front: concurrent read-then-write transactions
+        # otherwise fail with "database is locked" instead of waiting their turn.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@lru_cache
+def get_engine() -> AsyncEngine:
+    settings = get_settings()
+    url, connect_args = normalize_database_url(settings.DATABASE_URL)
+    backend = make_url(url).get_backend_name()
+    pool: dict[str, Any] = {"poolclass": NullPool}
+    if not settings.DATABASE_USE_NULL_POOL:
+        pool = {
+            "pool_size": settings.DATABASE_POOL_SIZE,
+            "max_overflow": settings.DATABASE_MAX_OVERFLOW,
+            "pool_recycle": settings.DATABASE_POOL_RECYCLE,
+            "pool_pre_ping": True,
+        }
+    if backend == "postgresql":
+        connect_args = pgbouncer_safe({"timeout": settings.DATABASE_CONNECT_TIMEOUT, **connect_args})
+        return create_async_engine(url, connect_args=connect_args, echo=settings.DEBUG, **pool)
+    engine = create_async_engine(url, connect_args={"timeout": 30}, echo=settings.DEBUG, **pool)
+    if backend == "sqlite":
+        _configure_sqlite(engine)
+    return engine
+
+
+async def get_session() -> AsyncIterator[AsyncSession]:
+    """One transaction per request: commit on success, roll back on error.
+
+    An `AuthError` marked `persist` (a counted failure, a revoked family) is
+    committed before it propagates, so the evidence is kept.
+    """
+    async with AsyncSession(get_engine(), expire_on_commit=False) as session:
+        try:
+            yield session
+        except AuthError as exc:
+            if exc.persist:
+                await session.commit()
+            else:
+                await session.rollback()
+            raise
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()

@@ -1,0 +1,122 @@
+"""Business errors: raised by services, rendered by one handler as `{"detail", "code"}`."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class AuthError(Exception):
+    status_code: ClassVar[int] = 400
+    code: ClassVar[str] = "bad_request"
+    detail: ClassVar[str] = "Bad request"
+    # When true, the session dependency commits instead of rolling back, so that what
+    # the service wrote before raising (a revoked family, a counted failure) is kept.
+    persist: ClassVar[bool] = False
+
+    def __init__(self, detail: str | None = None, *, headers: dict[str, str] | None = None) -> None:
+        self.message = detail or self.detail
+        self.headers = dict(headers or {})
+        super().__init__(self.message)
+
+
+class Unauthorized(AuthError):
+    status_code = 401
+    code = "not_authenticated"
+    detail = "Not authenticated"
+
+    def __init__(self, detail: str | None = None, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer", **(headers or {})})
+
+
+class InvalidToken(Unauthorized):
+    code = "invalid_token"
+    detail = "Invalid token"
+
+    def __init__(self, detail: str | None = None) -> None:
+        description = (detail or self.detail).replace('"', "'")
+        super().__init__(
+            detail,
+            headers={"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{description}"'},
+        )
+
+
+class TokenExpired(InvalidToken):
+    code = "token_expired"
+    detail = "Token has expired"
+
+
+class TokenRevoked(InvalidToken):
+    code = "token_revoked"
+    detail = "Token has been revoked"
+
+
+class RefreshTokenReused(InvalidToken):
+    code = "token_reused"
+    detail = "Refresh token was already used; the session has been revoked"
+    persist = True
+
+
+class InvalidCredentials(Unauthorized):
+    code = "invalid_credentials"
+    detail = "Incorrect username or password"
+    persist = True
+
+
+class InactiveUser(Unauthorized):
+    code = "inactive_user"
+    detail = "Incorrect username or password"
+    persist = True
+
+
+class EmailNotVerified(AuthError):
+    status_code = 403
+    code = "email_not_verified"
+    detail = "Email address is not verified"
+
+
+class Forbidden(AuthError):
+    status_code = 403
+    code = "forbidden"
+    detail = "Not enough permissions"
+
+
+class NotFound(AuthError):
+    status_code = 404
+    code = "not_found"
+    detail = "Not found"
+
+
+class Conflict(AuthError):
+    status_code = 409
+    code = "conflict"
+    detail = "Conflict"
+
+
+class EmailTaken(Conflict):
+    code = "email_taken"
+    detail = "An account with this email already exists"
+
+
+class UsernameTaken(Conflict):
+    code = "username_taken"
+    detail = "This username is taken"
+
+
+class TooManyRequests(AuthError):
+    status_code = 429
+    code = "too_many_requests"
+    detail = "Too many requests; try again later"
+    persist = True
+
+    def __init__(self, retry_after: int, detail: str | None = None) -> None:
+        self.retry_after = max(1, int(retry_after))
+        super().__init__(detail, headers={"Retry-After": str(self.retry_after)})
+
+
+class ServiceUnavailable(AuthError):
+    status_code = 503
+    code = "database_unavailable"
+    detail = "The database is unavailable; try again shortly"
+
+    def __init__(self, detail: str | None = None, *, retry_after: int = 5) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after)})

@@ -1,0 +1,105 @@
+"""The signing key and the published key set, parsed once per process.
+
+Only the standard library is imported here, so that the JWKS function stays
+small; the `cryptography` key object is built in `lib.security.tokens`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from lib.config_error import ConfigError
+from lib.env import env, env_list
+from lib.security.der import KeyFormatError, rsa_public_numbers
+
+
+@dataclass(frozen=True)
+class PublicKey:
+    kid: str
+    n: int
+    e: int
+    pem: str
+
+    def jwk(self) -> dict[str, str]:
+        return {"kty": "RSA", "kid": self.kid, "use": "sig", "alg": "RS256", "n": _b64_int(self.n), "e": _b64_int(self.e)}
+
+
+@dataclass(frozen=True)
+class KeySet:
+    signing_kid: str
+    private_pem: str
+    public_keys: dict[str, PublicKey]
+
+
+def _b64_int(value: int) -> str:
+    raw = value.to_bytes((value.bit_length() + 7) // 8 or 1, "big")
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def thumbprint(n: int, e: int) -> str:
+    """RFC 7638 JWK thumbprint (SHA-256, base64url)."""
+    canonical = json.dumps({"e": _b64_int(e), "kty": "RSA", "n": _b64_int(n)}, separators=(",", ":"), sort_keys=True)
+    digest = hashlib.sha256(canonical.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def decode_pem_setting(value: str, name: str) -> str:
+    """Accept base64 of a PEM, a raw PEM, or a raw PEM with literal `\\n` sequences."""
+    text = value.strip()
+    if "-----BEGIN" in text:
+        return text.replace("\\n", "\n")
+    try:
+        decoded = base64.b64decode("".join(text.split()), validate=True).decode("ascii")
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{name} is neither base64 of a PEM nor a PEM") from exc
+    if "-----BEGIN" not in decoded:
+        raise ConfigError(f"{name} does not decode to a PEM")
+    return decoded.replace("\\n", "\n")
+
+
+def _private_pem() -> str:
+    content = env("RSA_PRIVATE_KEY_CONTENT")
+    if content:
+        return decode_pem_setting(content, "RSA_PRIVATE_KEY_CONTENT")
+    key_path = env("RSA_PRIVATE_KEY_PATH")
+    if key_path:
+        path = Path(key_path)
+        try:
+            return path.read_text()
+        except OSError as exc:
+            raise ConfigError(f"RSA_PRIVATE_KEY_PATH: cannot read {path}: {exc.strerror}") from exc
+    raise ConfigError("RSA_PRIVATE_KEY_CONTENT or RSA_PRIVATE_KEY_PATH must be set (run scripts/gen-keys)")
+
+
+def _public_key(pem: str, name: str, kid: str | None = None) -> PublicKey:
+    try:
+        n, e = rsa_public_numbers(pem)
+    except KeyFormatError as exc:
+        raise ConfigError(f"{name}: {exc}") from exc
+    if n.bit_length() < 2048:
+        raise ConfigError(f"{name}: RSA keys must be at least 2048 bits, got {n.bit_length()}")
+    return PublicKey(kid=kid or thumbprint(n, e), n=n, e=e, pem=pem)
+
+
+@lru_cache
+def get_key_set() -> KeySet:
+    private_pem = _private_pem()
+    current = _public_key(private_pem, "RSA private key", env("RSA_PUBLIC_KEY_ID"))
+    public_keys = {current.kid: current}
+    for index, value in enumerate(env_list("RSA_PREVIOUS_PUBLIC_KEYS")):
+        name = f"RSA_PREVIOUS_PUBLIC_KEYS[{index}]"
+        previous = _public_key(decode_pem_setting(value, name), name)
+        public_keys.setdefault(previous.kid, previous)
+    return KeySet(signing_kid=current.kid, private_pem=private_pem, public_keys=public_keys)
+
+
+@lru_cache
+def jwks_document() -> bytes:
+    keys = [key.jwk() for key in get_key_set().public_keys.values()]
+    return json.dumps({"keys": keys}, separators=(",", ":")).encode("ascii")

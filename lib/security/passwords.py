@@ -1,0 +1,62 @@
+"""Password hashing: Argon2id for new hashes, bcrypt accepted for legacy ones."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from functools import lru_cache
+
+import anyio.to_thread
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+from pwdlib.hashers.bcrypt import BcryptHasher
+
+from lib.config import get_settings
+
+
+@lru_cache
+def _password_hash() -> PasswordHash:
+    settings = get_settings()
+    argon2 = Argon2Hasher(
+        time_cost=settings.PASSWORD_ARGON2_TIME_COST,
+        memory_cost=settings.PASSWORD_ARGON2_MEMORY_COST,
+        parallelism=settings.PASSWORD_ARGON2_PARALLELISM,
+    )
+    return PasswordHash((argon2, BcryptHasher()))
+
+
+@lru_cache
+def _dummy_hash() -> str:
+    """A well-formed Argon2id hash with the current parameters that matches no password.
+
+    Verifying it costs exactly what verifying a real hash costs, and building it
+    costs nothing (no hashing at start-up).
+    """
+    settings = get_settings()
+
+    def b64(data: bytes) -> str:
+        return base64.b64encode(data).decode("ascii").rstrip("=")
+
+    return (
+        f"$argon2id$v=19$m={settings.PASSWORD_ARGON2_MEMORY_COST},t={settings.PASSWORD_ARGON2_TIME_COST},"
+        f"p={settings.PASSWORD_ARGON2_PARALLELISM}${b64(secrets.token_bytes(16))}${b64(secrets.token_bytes(32))}"
+    )
+
+
+async def hash_password(password: str) -> str:
+    return await anyio.to_thread.run_sync(_password_hash().hash, password)
+
+
+async def verify_password(password: str, hashed: str | None) -> tuple[bool, str | None]:
+    """Check `password`; return (valid, replacement hash or None).
+
+    With `hashed=None` (no such user) a dummy hash is verified so that the answer
+    takes as long as for a real account.
+    """
+    if hashed is None:
+        await anyio.to_thread.run_sync(_password_hash().verify, password, _dummy_hash())
+        return False, None
+    try:
+        return await anyio.to_thread.run_sync(_password_hash().verify_and_update, password, hashed)
+    except Exception:  # an unrecognised or corrupt stored hash never authenticates
+        return False, None

@@ -1,0 +1,91 @@
+"""Login, refresh-token rotation with reuse detection, and logout."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lib.config import get_settings
+from lib.errors import EmailNotVerified, InactiveUser, InvalidCredentials, InvalidToken, RefreshTokenReused, TokenRevoked
+from lib.models import AuthSession, RefreshToken, User, utcnow
+from lib.security.digest import token_digest
+from lib.security.passwords import verify_password
+from lib.security.tokens import decode_token
+from lib.sessions.tokens import ClientInfo, TokenPair, issue_token_pair, revoke_session, revoke_user_sessions, start_session
+
+
+async def find_user_by_login(session: AsyncSession, *, identifier: str) -> User | None:
+    """`identifier` is an email (contains '@') or a username; both match regardless of case."""
+    identifier = identifier.strip()
+    if "@" in identifier:
+        condition = User.email == identifier.lower()
+    else:
+        condition = func.lower(User.username) == identifier.lower()
+    return (await session.execute(select(User).where(condition))).scalar_one_or_none()
+
+
+async def login(session: AsyncSession, *, identifier: str, password: str, client: ClientInfo) -> TokenPair:
+    user = await find_user_by_login(session, identifier=identifier)
+    valid, new_hash = await verify_password(password, user.hashed_password if user else None)
+    if user is None or not valid:
+        raise InvalidCredentials()
+    if not user.is_active:
+        raise InactiveUser("This account is deactivated")
+    if get_settings().REQUIRE_VERIFIED_EMAIL and not user.is_verified:
+        raise EmailNotVerified()
+    if new_hash is not None:
+        user.hashed_password = new_hash
+    if get_settings().SINGLE_SESSION:
+        await revoke_user_sessions(session, user_id=user.id)
+    return await start_session(session, user=user, client=client)
+
+
+async def rotate_refresh_token(session: AsyncSession, *, presented: str) -> TokenPair:
+    """Consume `presented` and issue the next pair in its family.
+
+    Consumption is one conditional UPDATE, so of concurrent requests with the same
+    token exactly one wins. A token that was already consumed is reuse: the whole
+    family is revoked (and that revocation is committed) before answering 401.
+    """
+    claims = decode_token(presented, "refresh")
+    digest = token_digest(presented)
+    consumed = (
+        await session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.token_hash == digest, RefreshToken.used_at.is_(None))  # type: ignore[union-attr]
+            .values(used_at=utcnow())
+            .returning(RefreshToken.session_id, RefreshToken.user_id)
+        )
+    ).first()
+    if consumed is None:
+        family = (
+            await session.execute(select(RefreshToken.session_id).where(RefreshToken.token_hash == digest))
+        ).scalar_one_or_none()
+        if family is None:
+            raise InvalidToken("Unknown refresh token")
+        await revoke_session(session, session_id=family)
+        raise RefreshTokenReused()
+
+    session_id, user_id = consumed
+    if str(session_id) != claims["sid"] or str(user_id) != claims["sub"]:
+        raise InvalidToken()
+    row = (
+        await session.execute(
+            select(AuthSession, User).join(User, User.id == AuthSession.user_id).where(AuthSession.id == session_id)
+        )
+    ).first()
+    if row is None:
+        raise InvalidToken("Unknown refresh token")
+    auth_session, user = row
+    if auth_session.revoked_at is not None or not user.is_active:
+        raise TokenRevoked()
+    pair = issue_token_pair(session, user=user, auth_session=auth_session)
+    await session.flush()
+    return pair
+
+
+async def logout(session: AsyncSession, *, user_id: uuid.UUID) -> None:
+    """End every session of the user: refresh tokens and earlier access tokens stop working."""
+    await revoke_user_sessions(session, user_id=user_id)

@@ -1,0 +1,90 @@
+"""Test configuration: a fresh signing key, cheap hashing, migrations once, clean tables per test."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _test_key() -> str:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return base64.b64encode(pem).decode("ascii")
+
+
+_TMP = tempfile.mkdtemp(prefix="authsvc-tests-")
+os.environ.update(
+    ENV_FILE="",
+    ENVIRONMENT="development",
+    RSA_PRIVATE_KEY_CONTENT=_test_key(),
+    JWT_ISSUER="http://testserver",
+    JWT_AUDIENCE="auth-service-tests",
+    PASSWORD_ARGON2_TIME_COST="1",
+    PASSWORD_ARGON2_MEMORY_COST="1024",
+    PASSWORD_ARGON2_PARALLELISM="1",
+    EMAIL_BACKEND="console",
+    CORS_ORIGINS="http://localhost:3000,https://app.example.com",
+    FRONTEND_URL="https://app.example.com",
+    CRON_SECRET="test-cron-secret",
+)
+os.environ.setdefault("DATABASE_URL", f"sqlite+aiosqlite:///{_TMP}/test.db")
+
+# Each api/ module builds a Mangum handler at import, which makes an event loop when
+# none is set; give them one shared loop that the session closes.
+_IMPORT_LOOP = asyncio.new_event_loop()
+asyncio.set_event_loop(_IMPORT_LOOP)
+
+from tests.fixtures.app import clear_caches, client, make_client  # noqa: E402
+from tests.fixtures.database import clean_tables, is_postgres, migrate  # noqa: E402
+from tests.fixtures.users import UserFactory  # noqa: E402
+
+__all__ = ["client", "make_client"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _database() -> Iterator[None]:
+    migrate()
+    yield
+    asyncio.set_event_loop(None)
+    _IMPORT_LOOP.close()
+
+
+@pytest.fixture(autouse=True)
+async def _clean_database() -> AsyncIterator[None]:
+    yield
+    clear_caches()
+    await clean_tables()
+
+
+@pytest.fixture
+def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """Call with settings to override for one test: `settings_env(SINGLE_SESSION="false")`."""
+
+    def apply(**values: str) -> None:
+        for name, value in values.items():
+            monkeypatch.setenv(name, value)
+        clear_caches()
+
+    yield apply
+    monkeypatch.undo()
+    clear_caches()
+
+
+@pytest.fixture
+def users(client: object) -> UserFactory:
+    return UserFactory(client)  # type: ignore[arg-type]
+
+
+def pytest_report_header() -> str:
+    backend = "PostgreSQL" if is_postgres() else "SQLite"
+    return f"database: {backend} ({os.environ.get('TEST_DATABASE_LABEL', 'direct')})"
