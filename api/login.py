@@ -17,9 +17,7 @@ router = APIRouter(tags=["auth"])
 @router.post("/api/v1/login", response_model=TokenResponse, openapi_extra=LOGIN_OPENAPI)
 async def login(session: Session, credentials: LoginCredentials, client: Client) -> TokenResponse:
     """Log in (OAuth2 password form or JSON) and receive a token pair."""
-    pair = await service.login(
-        session, identifier=credentials.username, password=credentials.password, client=client
-    )
+    pair = await service.login(session, identifier=credentials.username, password=credentials.password, client=client)
     return TokenResponse.from_pair(pair)
 
 

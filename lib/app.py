@@ -54,6 +54,53 @@ class NoStoreMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
+class BodyTooLarge(Exception):
+    pass
+
+
+class BodyLimitMiddleware:
+    """Refuse request bodies over `limit` bytes with 413, before any of them is parsed."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await self._reject(scope, receive, send)
+            return
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise BodyTooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except BodyTooLarge:
+            if not started:
+                await self._reject(scope, receive, send)
+
+    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = error_response(413, f"Request body larger than {self.limit} bytes", "payload_too_large")
+        await response(scope, receive, send)
+
+
 def error_response(status_code: int, detail: str, code: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"detail": detail, "code": code}, status_code=status_code, headers=headers)
 
@@ -76,14 +123,18 @@ def is_database_unavailable(exc: BaseException) -> bool:
         if exc.connection_invalidated:
             return True
         name = type(exc.orig).__name__ if exc.orig is not None else ""
-        return name in {
-            "CannotConnectNowError",
-            "ConnectionDoesNotExistError",
-            "ConnectionFailureError",
-            "TooManyConnectionsError",
-            "AdminShutdownError",
-            "ProtocolViolationError",
-        } or "pgbouncer" in str(exc.orig).lower()
+        return (
+            name
+            in {
+                "CannotConnectNowError",
+                "ConnectionDoesNotExistError",
+                "ConnectionFailureError",
+                "TooManyConnectionsError",
+                "AdminShutdownError",
+                "ProtocolViolationError",
+            }
+            or "pgbouncer" in str(exc.orig).lower()
+        )
     return False
 
 
@@ -105,6 +156,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
 def install_middleware(app: FastAPI) -> None:
     settings = get_settings()
+    app.add_middleware(BodyLimitMiddleware, limit=settings.MAX_REQUEST_BODY_BYTES)
     app.add_middleware(NoStoreMiddleware)
     app.add_middleware(
         CORSMiddleware,

@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     EMAIL_THROTTLE_SECONDS: int = 60
 
     CRON_SECRET: str | None = None
+    MAX_REQUEST_BODY_BYTES: int = 65536
 
     EMAIL_BACKEND: Literal["console", "smtp", "ses"] = "console"
     SMTP_HOST: str | None = None

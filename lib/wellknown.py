@@ -80,17 +80,35 @@ class WellKnownApp:
         document = DOCUMENTS.get(scope["path"])
         if document is None:
             body = b'{"detail":"Not Found","code":"not_found"}'
-            await _respond(send, 404, [(b"content-type", b"application/json"), (b"cache-control", b"no-store"), *cors], body)
+            await _respond(
+                send, 404, [(b"content-type", b"application/json"), (b"cache-control", b"no-store"), *cors], body
+            )
             return
         method = scope["method"]
         if method == "OPTIONS":
-            await _respond(send, 204, [*cors, (b"access-control-allow-methods", b"GET, HEAD, OPTIONS"),
-                                       (b"access-control-max-age", b"86400")])
+            await _respond(
+                send,
+                204,
+                [
+                    *cors,
+                    (b"access-control-allow-methods", b"GET, HEAD, OPTIONS"),
+                    (b"access-control-max-age", b"86400"),
+                ],
+            )
             return
         if method not in {"GET", "HEAD"}:
             body = b'{"detail":"Method Not Allowed","code":"method_not_allowed"}'
-            await _respond(send, 405, [(b"content-type", b"application/json"), (b"allow", b"GET, HEAD, OPTIONS"),
-                                       (b"cache-control", b"no-store"), *cors], body)
+            await _respond(
+                send,
+                405,
+                [
+                    (b"content-type", b"application/json"),
+                    (b"allow", b"GET, HEAD, OPTIONS"),
+                    (b"cache-control", b"no-store"),
+                    *cors,
+                ],
+                body,
+            )
             return
         body = document()
         etag = _etag(body)

@@ -25,9 +25,7 @@ async def create_user(session: AsyncSession, *, data: UserCreate, role: str = "u
     """
     existing = (
         await session.execute(
-            select(User.email).where(
-                or_(User.email == data.email, func.lower(User.username) == data.username.lower())
-            )
+            select(User.email).where(or_(User.email == data.email, func.lower(User.username) == data.username.lower()))
         )
     ).first()
     if existing is not None:

@@ -24,10 +24,17 @@ class PublicKey:
     kid: str
     n: int
     e: int
-    pem: str
+    pem: str | None = None  # the public PEM of a previous key; None for the current (signing) key
 
     def jwk(self) -> dict[str, str]:
-        return {"kty": "RSA", "kid": self.kid, "use": "sig", "alg": "RS256", "n": _b64_int(self.n), "e": _b64_int(self.e)}
+        return {
+            "kty": "RSA",
+            "kid": self.kid,
+            "use": "sig",
+            "alg": "RS256",
+            "n": _b64_int(self.n),
+            "e": _b64_int(self.e),
+        }
 
 
 @dataclass(frozen=True)
@@ -77,20 +84,20 @@ def _private_pem() -> str:
     raise ConfigError("RSA_PRIVATE_KEY_CONTENT or RSA_PRIVATE_KEY_PATH must be set (run scripts/gen-keys)")
 
 
-def _public_key(pem: str, name: str, kid: str | None = None) -> PublicKey:
+def _public_key(pem: str, name: str, kid: str | None = None, *, private: bool = False) -> PublicKey:
     try:
         n, e = rsa_public_numbers(pem)
     except KeyFormatError as exc:
         raise ConfigError(f"{name}: {exc}") from exc
     if n.bit_length() < 2048:
         raise ConfigError(f"{name}: RSA keys must be at least 2048 bits, got {n.bit_length()}")
-    return PublicKey(kid=kid or thumbprint(n, e), n=n, e=e, pem=pem)
+    return PublicKey(kid=kid or thumbprint(n, e), n=n, e=e, pem=None if private else pem)
 
 
 @lru_cache
 def get_key_set() -> KeySet:
     private_pem = _private_pem()
-    current = _public_key(private_pem, "RSA private key", env("RSA_PUBLIC_KEY_ID"))
+    current = _public_key(private_pem, "RSA private key", env("RSA_PUBLIC_KEY_ID"), private=True)
     public_keys = {current.kid: current}
     for index, value in enumerate(env_list("RSA_PREVIOUS_PUBLIC_KEYS")):
         name = f"RSA_PREVIOUS_PUBLIC_KEYS[{index}]"

@@ -50,7 +50,7 @@ def _verification_keys() -> dict[str, RSAKey]:
     keys = {}
     key_set = get_key_set()
     for kid, public in key_set.public_keys.items():
-        if kid == key_set.signing_kid:
+        if public.pem is None:  # the current key
             keys[kid] = RSAKey(_signing_key().prepared_key.public_key(), ALGORITHM)
             continue
         loaded = load_pem_public_key(public.pem.encode("ascii"))
@@ -125,7 +125,14 @@ def decode_token(token: str, expected_type: TokenType) -> dict[str, Any]:
             algorithms=[ALGORITHM],
             audience=settings.JWT_AUDIENCE,
             issuer=settings.JWT_ISSUER,
-            options={"require_exp": True, "require_iat": True, "require_sub": True, "require_jti": True},
+            options={
+                "require_aud": True,
+                "require_iss": True,
+                "require_exp": True,
+                "require_iat": True,
+                "require_sub": True,
+                "require_jti": True,
+            },
         )
     except ExpiredSignatureError:
         raise TokenExpired() from None

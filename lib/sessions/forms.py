@@ -48,8 +48,14 @@ async def read_login_credentials(request: Request) -> LoginRequest:
         grant_type = data.pop("grant_type", "password")
         if grant_type != "password":
             raise RequestValidationError(
-                [{"type": "grant_type", "loc": ("body", "grant_type"), "msg": "grant_type must be 'password'",
-                  "input": grant_type}]
+                [
+                    {
+                        "type": "grant_type",
+                        "loc": ("body", "grant_type"),
+                        "msg": "grant_type must be 'password'",
+                        "input": grant_type,
+                    }
+                ]
             )
     try:
         return LoginRequest.model_validate(data)

@@ -8,12 +8,26 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lib.config import get_settings
-from lib.errors import EmailNotVerified, InactiveUser, InvalidCredentials, InvalidToken, RefreshTokenReused, TokenRevoked
+from lib.errors import (
+    EmailNotVerified,
+    InactiveUser,
+    InvalidCredentials,
+    InvalidToken,
+    RefreshTokenReused,
+    TokenRevoked,
+)
 from lib.models import AuthSession, RefreshToken, User, utcnow
 from lib.security.digest import token_digest
 from lib.security.passwords import verify_password
 from lib.security.tokens import decode_token
-from lib.sessions.tokens import ClientInfo, TokenPair, issue_token_pair, revoke_session, revoke_user_sessions, start_session
+from lib.sessions.tokens import (
+    ClientInfo,
+    TokenPair,
+    issue_token_pair,
+    revoke_session,
+    revoke_user_sessions,
+    start_session,
+)
 
 
 async def find_user_by_login(session: AsyncSession, *, identifier: str) -> User | None:

@@ -66,9 +66,7 @@ async def start_session(session: AsyncSession, *, user: User, client: ClientInfo
     return pair
 
 
-async def revoke_user_sessions(
-    session: AsyncSession, *, user_id: uuid.UUID, keep: uuid.UUID | None = None
-) -> None:
+async def revoke_user_sessions(session: AsyncSession, *, user_id: uuid.UUID, keep: uuid.UUID | None = None) -> None:
     """Revoke every live session of the user (but `keep`); their access tokens die with them."""
     statement = (
         update(AuthSession)

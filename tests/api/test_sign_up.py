@@ -80,7 +80,13 @@ async def test_sign_up_rejects_password_equal_to_username(client: httpx.AsyncCli
 async def test_sign_up_ignores_role_in_payload(client: httpx.AsyncClient) -> None:
     response = await client.post(
         "/api/v1/sign-up",
-        json={"email": "eve@example.com", "username": "eve", "password": PASSWORD, "role": "admin", "is_verified": True},
+        json={
+            "email": "eve@example.com",
+            "username": "eve",
+            "password": PASSWORD,
+            "role": "admin",
+            "is_verified": True,
+        },
     )
     assert response.status_code == 201
     me = await client.get("/api/v1/user/me", headers=bearer(response.json()["access_token"]))

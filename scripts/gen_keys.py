@@ -1,0 +1,47 @@
+"""Print a new RSA-2048 signing key as base64 of its PEM (the value for RSA_PRIVATE_KEY_CONTENT).
+
+With --write, store it in .env instead (replacing an existing RSA_PRIVATE_KEY_CONTENT line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import sys
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+
+def new_key_value(bits: int) -> str:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return base64.b64encode(pem).decode("ascii")
+
+
+def write_env(path: Path, value: str) -> None:
+    lines = path.read_text().splitlines() if path.exists() else []
+    lines = [line for line in lines if not line.startswith("RSA_PRIVATE_KEY_CONTENT=")]
+    lines.append(f"RSA_PRIVATE_KEY_CONTENT={value}")
+    path.write_text("\n".join(lines) + "\n")
+    path.chmod(0o600)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--write", action="store_true", help="write the key into .env instead of printing it")
+    parser.add_argument("--env-file", default=".env", help="the file --write updates (default: .env)")
+    parser.add_argument("--bits", type=int, default=2048, choices=[2048, 3072, 4096])
+    args = parser.parse_args()
+    value = new_key_value(args.bits)
+    if args.write:
+        write_env(Path(args.env_file), value)
+        print(f"wrote RSA_PRIVATE_KEY_CONTENT to {args.env_file}", file=sys.stderr)
+    else:
+        print(value)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from tests.fixtures.users import UserFactory, bearer
+
+
+async def refresh(client: httpx.AsyncClient, token: str) -> httpx.Response:
+    return await client.post("/api/v1/refresh", json={"refresh_token": token})
+
+
+async def test_refresh_rotates_the_pair(client: httpx.AsyncClient, users: UserFactory) -> None:
+    user = await users.sign_up()
+    response = await refresh(client, user.refresh_token)
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == "no-store"
+    pair = response.json()
+    assert pair["refresh_token"] != user.refresh_token
+    assert (await client.get("/api/v1/user/me", headers=bearer(pair["access_token"]))).status_code == 200
+    assert (await refresh(client, pair["refresh_token"])).status_code == 200
+
+
+async def test_consumed_refresh_token_is_refused(client: httpx.AsyncClient, users: UserFactory) -> None:
+    user = await users.sign_up()
+    assert (await refresh(client, user.refresh_token)).status_code == 200
+    again = await refresh(client, user.refresh_token)
+    assert again.status_code == 401
+    assert again.json()["code"] == "token_reused"
+    assert again.headers["www-authenticate"].startswith('Bearer error="invalid_token"')
+
+
+async def test_refresh_reuse_revokes_family(client: httpx.AsyncClient, users: UserFactory) -> None:
+    user = await users.sign_up()
+    newest = (await refresh(client, user.refresh_token)).json()
+    assert (await refresh(client, user.refresh_token)).status_code == 401  # the attacker replays
+    assert (await refresh(client, newest["refresh_token"])).status_code == 401
+    assert (await client.get("/api/v1/user/me", headers=bearer(newest["access_token"]))).status_code == 401
+
+
+async def test_concurrent_refreshes_of_one_token_let_exactly_one_through(
+    client: httpx.AsyncClient, users: UserFactory
+) -> None:
+    user = await users.sign_up()
+    responses = await asyncio.gather(*(refresh(client, user.refresh_token) for _ in range(20)))
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses == [200] + [401] * 19, [r.text for r in responses if r.status_code not in (200, 401)]
+
+
+async def test_access_token_is_not_a_refresh_token(client: httpx.AsyncClient, users: UserFactory) -> None:
+    user = await users.sign_up()
+    response = await refresh(client, user.access_token)
+    assert response.status_code == 401
+    assert response.json()["code"] == "invalid_token"
+
+
+async def test_refresh_with_garbage_is_401_and_empty_is_422(client: httpx.AsyncClient) -> None:
+    assert (await refresh(client, "not-a-token")).status_code == 401
+    assert (await client.post("/api/v1/refresh", json={"refresh_token": ""})).status_code == 422
+    assert (await client.post("/api/v1/refresh", json={})).status_code == 422
+
+
+async def test_refresh_of_deactivated_user_is_refused(client: httpx.AsyncClient, users: UserFactory) -> None:
+    from sqlalchemy import update
+
+    from lib.db import get_engine
+    from lib.models import User
+
+    user = await users.sign_up()
+    async with get_engine().begin() as connection:
+        await connection.execute(update(User).where(User.email == user.email).values(is_active=False))
+    response = await refresh(client, user.refresh_token)
+    assert response.status_code == 401
+    assert response.json()["code"] == "token_revoked"

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import base64
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from lib.config import ConfigError
+from lib.security.der import rsa_public_numbers
+from lib.security.keys import decode_pem_setting, get_key_set
+
+
+@pytest.fixture(scope="module")
+def key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        (serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8),
+        (serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL),
+    ],
+)
+def test_private_pem_formats_give_the_public_numbers(key: rsa.RSAPrivateKey, form: tuple[object, object]) -> None:
+    pem = key.private_bytes(form[0], form[1], serialization.NoEncryption()).decode()  # type: ignore[arg-type]
+    numbers = key.public_key().public_numbers()
+    assert rsa_public_numbers(pem) == (numbers.n, numbers.e)
+
+
+@pytest.mark.parametrize("form", [serialization.PublicFormat.SubjectPublicKeyInfo, serialization.PublicFormat.PKCS1])
+def test_public_pem_formats_give_the_public_numbers(key: rsa.RSAPrivateKey, form: serialization.PublicFormat) -> None:
+    pem = key.public_key().public_bytes(serialization.Encoding.PEM, form).decode()
+    numbers = key.public_key().public_numbers()
+    assert rsa_public_numbers(pem) == (numbers.n, numbers.e)
+
+
+def test_key_setting_accepts_base64_raw_and_escaped_newlines(key: rsa.RSAPrivateKey) -> None:
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    assert decode_pem_setting(base64.b64encode(pem.encode()).decode(), "X").strip() == pem.strip()
+    assert decode_pem_setting(pem, "X").strip() == pem.strip()
+    assert decode_pem_setting(pem.replace("\n", "\\n"), "X").strip() == pem.strip()
+
+
+def test_garbage_key_setting_names_the_variable() -> None:
+    with pytest.raises(ConfigError, match="RSA_PRIVATE_KEY_CONTENT"):
+        decode_pem_setting("not base64 at all!", "RSA_PRIVATE_KEY_CONTENT")
+
+
+def test_key_from_path_and_explicit_kid(
+    key: rsa.RSAPrivateKey, tmp_path: pytest.TempPathFactory, settings_env: object
+) -> None:
+    pem_file = tmp_path / "key.pem"  # type: ignore[operator]
+    pem_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    settings_env(RSA_PRIVATE_KEY_CONTENT="", RSA_PRIVATE_KEY_PATH=str(pem_file), RSA_PUBLIC_KEY_ID="key-2026")  # type: ignore[operator]
+    key_set = get_key_set()
+    assert key_set.signing_kid == "key-2026"
+    assert key_set.public_keys["key-2026"].n == key.public_key().public_numbers().n
+
+
+def test_small_keys_are_refused(settings_env: object) -> None:
+    small = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    pem = small.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    settings_env(RSA_PRIVATE_KEY_CONTENT=base64.b64encode(pem).decode())  # type: ignore[operator]
+    with pytest.raises(ConfigError, match="2048"):
+        get_key_set()
