@@ -29,9 +29,8 @@ def send_console(message: EmailMessage) -> None:
     text = message.get_body(preferencelist=("plain",))
     body = text.get_content() if isinstance(text, EmailMessage) else ""
     rule = "-" * 72
-    sys.stdout.write(
-        f"{rule}\nTo: {message['To']}\nFrom: {message['From']}\nSubject: {message['Subject']}\n\n{body.rstrip()}\n{rule}\n"
-    )
+    headers = f"To: {message['To']}\nFrom: {message['From']}\nSubject: {message['Subject']}"
+    sys.stdout.write(f"{rule}\n{headers}\n\n{body.rstrip()}\n{rule}\n")
     sys.stdout.flush()
 
 
@@ -56,6 +55,7 @@ async def send_smtp(message: EmailMessage, settings: Settings) -> None:
 
 async def send_ses(message: EmailMessage, settings: Settings) -> None:
     """Send the raw MIME message with SES in `AWS_REGION` (credentials from the AWS environment)."""
+
     def send() -> None:
         _ses_client(settings.AWS_REGION, settings.SMTP_TIMEOUT).send_raw_email(
             Source=settings.SMTP_SENDER_EMAIL,
