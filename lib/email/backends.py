@@ -21,11 +21,17 @@ async def deliver(message: EmailMessage) -> None:
     elif settings.EMAIL_BACKEND == "ses":
         await send_ses(message, settings)
     else:
-        send_console(message)
+        send_console(message, settings)
 
 
-def send_console(message: EmailMessage) -> None:
-    """Print the message (its plain-text part, links included) so local flows can be followed."""
+def send_console(message: EmailMessage, settings: Settings) -> None:
+    """Print the message (its plain-text part, links included) so local flows can be followed.
+
+    Never in production: a reset link in a log file would let anyone who reads the logs
+    take over the account.
+    """
+    if settings.ENVIRONMENT == "production":
+        raise RuntimeError("EMAIL_BACKEND=console prints links and is for development; use smtp or ses")
     text = message.get_body(preferencelist=("plain",))
     body = text.get_content() if isinstance(text, EmailMessage) else ""
     rule = "-" * 72

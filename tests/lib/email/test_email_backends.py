@@ -14,7 +14,9 @@ from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
-from lib.email import backends
+from lib.config import get_settings
+from lib.email import Email, backends
+from lib.email.render import build_message
 from tests.fixtures.mail import Mailbox, Received, read_message, self_signed_tls, start_smtp_server
 from tests.fixtures.users import UserFactory
 
@@ -181,3 +183,23 @@ def test_no_function_imports_the_email_stack_until_a_message_is_sent() -> None:
 
     assert lines[0] == "[]"  # after importing every api module and the local app
     assert lines[-1] == "True ['jinja2', 'lib.email.backends', 'lib.email.render']"
+
+
+def test_console_backend_refuses_to_print_links_in_production(
+    settings_env: Callable[..., None], capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings_env(ENVIRONMENT="production", DATABASE_URL="postgresql://u:p@127.0.0.1:1/x")
+    settings = get_settings()
+    message = build_message(
+        Email(
+            to="a@example.com",
+            subject="s",
+            template="password_changed",
+            context={"first_name": None, "changed_at": "now", "link": "https://app.example.com/verify-email?token=t"},
+        )
+    )
+
+    with pytest.raises(RuntimeError, match="EMAIL_BACKEND=console"):
+        backends.send_console(message, settings)
+
+    assert "token=" not in capsys.readouterr().out
