@@ -5,15 +5,15 @@ from typing import Annotated
 from pydantic import BaseModel, EmailStr, Field, StringConstraints, ValidationInfo, field_validator
 
 from lib.security.password_policy import check_password
+from lib.validation import Name, Text
 
 Username = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9_.\-]{3,50}$")]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
 
 
 class UserCreate(BaseModel):
     email: EmailStr = Field(max_length=320)
     username: Username
-    password: str
+    password: Text
     first_name: Name | None = None
     last_name: Name | None = None
 
@@ -42,7 +42,7 @@ class ForgotPasswordRequest(BaseModel):
 
 class ResetPasswordRequest(BaseModel):
     token: EmailLinkToken
-    new_password: str
+    new_password: Text
 
     @field_validator("new_password")
     @classmethod

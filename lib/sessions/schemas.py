@@ -4,6 +4,8 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
+from lib.validation import Text
+
 if TYPE_CHECKING:
     from lib.sessions.tokens import TokenPair
 
@@ -24,5 +26,5 @@ class RefreshRequest(BaseModel):
 
 
 class LoginRequest(BaseModel):
-    username: str = Field(min_length=1, max_length=320)
-    password: str = Field(min_length=1, max_length=1024)
+    username: Text = Field(min_length=1, max_length=320)
+    password: Text = Field(min_length=1, max_length=1024)

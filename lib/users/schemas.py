@@ -11,27 +11,16 @@ from pydantic_core import PydanticCustomError
 
 from lib.models import Role
 from lib.security.password_policy import check_password
+from lib.validation import Name, Text, storable_text
 
 QUESTIONNAIRE_MAX_BYTES = 16 * 1024
 MAX_OFFSET = 2**31 - 1
-
-
-def _storable_text(value: str) -> str:
-    """Text both databases can store: PostgreSQL refuses NUL, and lone surrogates are not UTF-8."""
-    if "\x00" in value:
-        raise PydanticCustomError("string_nul_character", "Text must not contain NUL characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise PydanticCustomError("string_not_utf8", "Text must be valid Unicode") from None
-    return value
 
 
 def _empty_to_none(value: str | None) -> str | None:
     return value or None
 
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100), AfterValidator(_storable_text)]
 
 
 def _strings(document: Any) -> Iterator[str]:
@@ -118,8 +107,8 @@ class AdminUserUpdate(BaseModel):
 
 
 class ChangePasswordRequest(BaseModel):
-    current_password: str = Field(min_length=1, max_length=1024)
-    new_password: str
+    current_password: Text = Field(min_length=1, max_length=1024)
+    new_password: Text
 
     @field_validator("new_password")
     @classmethod
@@ -141,7 +130,7 @@ class SessionPublic(BaseModel):
 class UserListQuery(BaseModel):
     limit: int = Field(default=50, ge=1, le=100)
     offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
-    q: Annotated[str, StringConstraints(max_length=320), AfterValidator(_storable_text)] | None = Field(
+    q: Annotated[str, StringConstraints(max_length=320), AfterValidator(storable_text)] | None = Field(
         default=None, description="Part of an email or username (any letter case)"
     )
 

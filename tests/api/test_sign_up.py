@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import httpx
 import pytest
@@ -104,3 +105,26 @@ async def test_concurrent_sign_ups_with_one_email_create_one_account(client: htt
     statuses = sorted(response.status_code for response in responses)
     assert statuses == [201] + [409] * 19, [r.text for r in responses if r.status_code not in (201, 409)]
     assert all(r.json()["code"] == "email_taken" for r in responses if r.status_code == 409)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("first_name", "nul\x00byte"), ("last_name", "\ud800"), ("password", "lone surrogate \udfff here")],
+)
+async def test_sign_up_refuses_text_no_database_can_store(client: httpx.AsyncClient, field: str, value: str) -> None:
+    payload = {"email": "text@example.com", "username": "texty", "password": PASSWORD, field: value}
+    response = await client.post(
+        "/api/v1/sign-up",
+        content=json.dumps(payload).encode(),
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 422, response.text
+
+
+@pytest.mark.parametrize("field", ["username", "password"])
+async def test_login_with_unstorable_text_is_422_not_500(client: httpx.AsyncClient, field: str) -> None:
+    payload = {"username": "someone", "password": "whatever1", field: "bad\x00\ud800"}
+    response = await client.post(
+        "/api/v1/login", content=json.dumps(payload).encode(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422, response.text
