@@ -21,8 +21,6 @@ def _empty_to_none(value: str | None) -> str | None:
     return value or None
 
 
-
-
 def _strings(document: Any) -> Iterator[str]:
     stack = [document]
     while stack:
