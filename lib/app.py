@@ -6,6 +6,8 @@ import logging
 from collections.abc import Iterable
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -14,6 +16,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lib.config import get_settings
 from lib.errors import AuthError, ServiceUnavailable
+from lib.log import log_event
+from lib.request_log import RequestLogMiddleware
 
 logger = logging.getLogger("auth")
 
@@ -69,6 +73,16 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, str(exc.detail), code, dict(exc.headers or {}))
 
 
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422 body, without echoing request bodies back: their `input` can be a password."""
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {name: value for name, value in error.items() if not (name == "input" and error["loc"][:1] == ("body",))}
+        for error in exc.errors()
+    ]
+    return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
+
+
 def is_database_unavailable(exc: BaseException) -> bool:
     if isinstance(exc, (OSError, TimeoutError, sa_exc.OperationalError, sa_exc.InterfaceError)):
         return True
@@ -89,7 +103,7 @@ def is_database_unavailable(exc: BaseException) -> bool:
 
 async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
     if is_database_unavailable(exc):
-        logger.warning("database unavailable: %s", type(exc).__name__)
+        log_event("database_unavailable", level=logging.WARNING, error=type(exc).__name__)
         unavailable = ServiceUnavailable()
         return error_response(unavailable.status_code, unavailable.message, unavailable.code, unavailable.headers)
     logger.error("unhandled error", exc_info=exc)
@@ -99,6 +113,7 @@ async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AuthError, _auth_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
     for exc_type in (sa_exc.DBAPIError, OSError, TimeoutError, Exception):
         app.add_exception_handler(exc_type, _unexpected_error)
 
@@ -112,9 +127,10 @@ def install_middleware(app: FastAPI) -> None:
         allow_credentials=settings.CORS_ALLOW_CREDENTIALS,
         allow_methods=settings.CORS_ALLOW_METHODS,
         allow_headers=settings.CORS_ALLOW_HEADERS,
-        expose_headers=["Retry-After", "WWW-Authenticate", "ETag"],
+        expose_headers=["Retry-After", "WWW-Authenticate", "ETag", "X-Request-ID"],
         max_age=600,
     )
+    app.add_middleware(RequestLogMiddleware)  # outermost: every request is logged, preflights too
 
 
 def create_app(*routers: APIRouter, docs: bool = False, extra_routes: Iterable[object] = ()) -> FastAPI:

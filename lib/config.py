@@ -52,6 +52,7 @@ class Settings(BaseSettings):
 
     LOGIN_MAX_FAILURES: int = 5
     LOGIN_FAILURE_WINDOW_SECONDS: int = 900
+    LOGIN_MAX_FAILURES_PER_IP: int | None = None  # per client address; unset: LOGIN_MAX_FAILURES
     TRUSTED_IP_HEADER: str | None = None
     EMAIL_THROTTLE_SECONDS: int = 60
 
