@@ -27,7 +27,7 @@ def request_id_from(scope: Scope) -> str:
     """Vercel's `x-vercel-id`, else Lambda's request id (Mangum's `aws.context`), else a new one."""
     for name, value in scope.get("headers") or []:
         if name == b"x-vercel-id":
-            candidate = value.decode("latin-1")
+            candidate: str = value.decode("latin-1")
             if _SAFE_ID.fullmatch(candidate):
                 return candidate
     context = scope.get("aws.context")

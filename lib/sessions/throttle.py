@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from lib.config import get_settings
 from lib.models import LoginFailure, utcnow
@@ -69,12 +70,12 @@ async def check_login_throttle(session: AsyncSession, *, keys: ThrottleKeys) -> 
     now = utcnow()
     rows = (
         await session.execute(
-            select(LoginFailure.key, func.count(), func.min(LoginFailure.created_at))
-            .where(LoginFailure.key.in_(keys.all), LoginFailure.created_at > now - window)  # type: ignore[attr-defined]
-            .group_by(LoginFailure.key)
+            select(col(LoginFailure.key), func.count(), func.min(col(LoginFailure.created_at)))
+            .where(col(LoginFailure.key).in_(keys.all), col(LoginFailure.created_at) > now - window)
+            .group_by(col(LoginFailure.key))
         )
     ).all()
-    counts: dict[str, tuple[int, datetime]] = {key: (count, oldest) for key, count, oldest in rows}
+    counts: dict[str, tuple[int, datetime]] = {key: (count, oldest or now) for key, count, oldest in rows}
     limits = {keys.account: ("account", settings.LOGIN_MAX_FAILURES)}
     if keys.address is not None:
         limits[keys.address] = ("address", settings.LOGIN_MAX_FAILURES_PER_IP or settings.LOGIN_MAX_FAILURES)
@@ -96,4 +97,4 @@ async def record_login_failure(session: AsyncSession, *, keys: ThrottleKeys) -> 
 
 async def reset_login_failures(session: AsyncSession, *, keys: ThrottleKeys) -> None:
     """A successful login clears the account's count (not the address's)."""
-    await session.execute(delete(LoginFailure).where(LoginFailure.key == keys.account))  # type: ignore[arg-type]
+    await session.execute(delete(LoginFailure).where(col(LoginFailure.key) == keys.account))
