@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     DATABASE_MAX_OVERFLOW: int = 10
     DATABASE_POOL_RECYCLE: int = 300
     DATABASE_CONNECT_TIMEOUT: float = 5.0
+    # A statement waiting longer fails (503): behind a pooler whose server is down, queries
+    # would otherwise wait in its queue for minutes instead of answering.
+    DATABASE_COMMAND_TIMEOUT: float = 10.0
 
     RSA_PRIVATE_KEY_CONTENT: str | None = None
     RSA_PRIVATE_KEY_PATH: str | None = None

@@ -98,7 +98,13 @@ def get_engine() -> AsyncEngine:
             "pool_pre_ping": True,
         }
     if backend == "postgresql":
-        connect_args = pgbouncer_safe({"timeout": settings.DATABASE_CONNECT_TIMEOUT, **connect_args})
+        connect_args = pgbouncer_safe(
+            {
+                "timeout": settings.DATABASE_CONNECT_TIMEOUT,
+                "command_timeout": settings.DATABASE_COMMAND_TIMEOUT,
+                **connect_args,
+            }
+        )
         return create_async_engine(url, connect_args=connect_args, echo=settings.DEBUG, hide_parameters=True, **pool)
     engine = create_async_engine(url, connect_args={"timeout": 30}, echo=settings.DEBUG, hide_parameters=True, **pool)
     if backend == "sqlite":
