@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from mangum import Mangum
 
+from lib.request_log import RequestLogMiddleware
 from lib.wellknown import WellKnownApp
 
-app = WellKnownApp()
+app = RequestLogMiddleware(WellKnownApp())
 handler = Mangum(app, lifespan="off")

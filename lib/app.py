@@ -17,6 +17,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lib.config import get_settings
 from lib.errors import AuthError, ServiceUnavailable
+from lib.log import log_event
+from lib.request_log import RequestLogMiddleware
 
 logger = logging.getLogger("auth")
 
@@ -120,14 +122,20 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _validation_error(_request: Request, exc: Exception) -> Response:
-    """FastAPI's 422 body; without the offending inputs when they cannot be rendered as JSON
-    (NaN, lone surrogates), which would otherwise turn a bad request into a 500."""
+    """FastAPI's 422 body, without echoing request bodies back (their `input` can be a password),
+    and without any input at all when one cannot be rendered as JSON (NaN, lone surrogates),
+    which would otherwise turn a bad request into a 500."""
     assert isinstance(exc, RequestValidationError)
-    errors = jsonable_encoder(exc.errors())
+    errors = jsonable_encoder(
+        [
+            {name: value for name, value in error.items() if not (name == "input" and error["loc"][:1] == ("body",))}
+            for error in exc.errors()
+        ]
+    )
     try:
         return JSONResponse({"detail": errors}, status_code=422)
     except ValueError:
-        safe = [{name: value for name, value in error.items() if name != "input"} for error in errors]
+        safe = [{name: value for name, value in error.items() if name not in {"input", "ctx"}} for error in errors]
         body = json.dumps({"detail": safe}, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
         return Response(body, status_code=422, media_type="application/json")
 
@@ -156,7 +164,7 @@ def is_database_unavailable(exc: BaseException) -> bool:
 
 async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
     if is_database_unavailable(exc):
-        logger.warning("database unavailable: %s", type(exc).__name__)
+        log_event("database_unavailable", level=logging.WARNING, error=type(exc).__name__)
         unavailable = ServiceUnavailable()
         return error_response(unavailable.status_code, unavailable.message, unavailable.code, unavailable.headers)
     logger.error("unhandled error", exc_info=exc)
@@ -181,9 +189,10 @@ def install_middleware(app: FastAPI) -> None:
         allow_credentials=settings.CORS_ALLOW_CREDENTIALS,
         allow_methods=settings.CORS_ALLOW_METHODS,
         allow_headers=settings.CORS_ALLOW_HEADERS,
-        expose_headers=["Retry-After", "WWW-Authenticate", "ETag"],
+        expose_headers=["Retry-After", "WWW-Authenticate", "ETag", "X-Request-ID"],
         max_age=600,
     )
+    app.add_middleware(RequestLogMiddleware)  # outermost: every request is logged, preflights too
 
 
 def create_app(*routers: APIRouter, docs: bool = False, extra_routes: Iterable[object] = ()) -> FastAPI:

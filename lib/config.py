@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     DATABASE_MAX_OVERFLOW: int = 10
     DATABASE_POOL_RECYCLE: int = 300
     DATABASE_CONNECT_TIMEOUT: float = 5.0
+    # A statement waiting longer fails (503): behind a pooler whose server is down, queries
+    # would otherwise wait in its queue for minutes instead of answering.
+    DATABASE_COMMAND_TIMEOUT: float = 10.0
 
     RSA_PRIVATE_KEY_CONTENT: str | None = None
     RSA_PRIVATE_KEY_PATH: str | None = None
@@ -52,6 +55,7 @@ class Settings(BaseSettings):
 
     LOGIN_MAX_FAILURES: int = 5
     LOGIN_FAILURE_WINDOW_SECONDS: int = 900
+    LOGIN_MAX_FAILURES_PER_IP: int | None = None  # per client address; unset: LOGIN_MAX_FAILURES
     TRUSTED_IP_HEADER: str | None = None
     EMAIL_THROTTLE_SECONDS: int = 60
 

@@ -88,6 +88,7 @@ def get_engine() -> AsyncEngine:
     settings = get_settings()
     url, connect_args = normalize_database_url(settings.DATABASE_URL)
     backend = make_url(url).get_backend_name()
+    # hide_parameters: statement parameters (password hashes, token digests) never reach error messages or logs.
     pool: dict[str, Any] = {"poolclass": NullPool}
     if not settings.DATABASE_USE_NULL_POOL:
         pool = {
@@ -97,9 +98,15 @@ def get_engine() -> AsyncEngine:
             "pool_pre_ping": True,
         }
     if backend == "postgresql":
-        connect_args = pgbouncer_safe({"timeout": settings.DATABASE_CONNECT_TIMEOUT, **connect_args})
-        return create_async_engine(url, connect_args=connect_args, echo=settings.DEBUG, **pool)
-    engine = create_async_engine(url, connect_args={"timeout": 30}, echo=settings.DEBUG, **pool)
+        connect_args = pgbouncer_safe(
+            {
+                "timeout": settings.DATABASE_CONNECT_TIMEOUT,
+                "command_timeout": settings.DATABASE_COMMAND_TIMEOUT,
+                **connect_args,
+            }
+        )
+        return create_async_engine(url, connect_args=connect_args, echo=settings.DEBUG, hide_parameters=True, **pool)
+    engine = create_async_engine(url, connect_args={"timeout": 30}, echo=settings.DEBUG, hide_parameters=True, **pool)
     if backend == "sqlite":
         _configure_sqlite(engine)
     return engine

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -11,6 +12,7 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lib.config import get_settings
 from lib.db import get_session
 from lib.errors import Forbidden, InvalidToken, TokenRevoked, Unauthorized
 from lib.models import AuthSession, Role, User
@@ -87,9 +89,35 @@ StaffUser = Annotated[User, require_roles(Role.ADMIN, Role.MODERATOR)]
 AdminUser = Annotated[User, require_roles(Role.ADMIN)]
 
 
+def forwarded_address(value: str) -> str | None:
+    """The right-most address in a forwarding header: the one our trusted proxy itself saw.
+
+    Entries left of it were written by the client or by proxies we do not know, and are ignored.
+    """
+    entry = value.rsplit(",", 1)[-1].strip().strip('"')
+    if entry.startswith("[") and "]" in entry:  # "[2001:db8::1]:443"
+        entry = entry[1 : entry.index("]")]
+    elif entry.count(":") == 1:  # "203.0.113.7:443"
+        entry = entry.partition(":")[0]
+    try:
+        return str(ipaddress.ip_address(entry))
+    except ValueError:
+        return None
+
+
+def client_address(request: Request) -> str | None:
+    """The caller's address: from `TRUSTED_IP_HEADER` when configured and valid, else the peer's."""
+    header = get_settings().TRUSTED_IP_HEADER
+    if header:
+        value = request.headers.get(header)
+        address = forwarded_address(value) if value else None
+        if address is not None:
+            return address
+    return request.client.host if request.client else None
+
+
 def get_client_info(request: Request) -> ClientInfo:
-    client_host = request.client.host if request.client else None
-    return ClientInfo(user_agent=request.headers.get("user-agent"), ip_address=client_host)
+    return ClientInfo(user_agent=request.headers.get("user-agent"), ip_address=client_address(request))
 
 
 Client = Annotated[ClientInfo, Depends(get_client_info)]

@@ -124,6 +124,7 @@ class InvalidPassword(AuthError):
     status_code = 400
     code = "invalid_password"
     detail = "The current password is incorrect"
+    persist = True  # the failure counts toward the login throttle
 
 
 class LastAdmin(Conflict):

@@ -25,6 +25,7 @@ from lib.accounts.email_tokens import (
 from lib.config import get_settings
 from lib.email import Email, send_email
 from lib.errors import EmailTokenInvalid
+from lib.log import log_event
 from lib.models import EmailTokenPurpose, User, utcnow
 from lib.security.digest import new_opaque_token, token_digest
 from lib.security.password_policy import check_password
@@ -106,6 +107,7 @@ async def reset_password(session: AsyncSession, *, token: str, new_password: str
     await retire_email_tokens(session, user_id=user.id, purpose=RESET)
     await revoke_user_sessions(session, user_id=user.id)
     await session.flush()
+    log_event("password_changed", user_id=user.id, via="reset")
     await send_password_changed_notice(user)
 
 

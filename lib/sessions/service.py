@@ -15,11 +15,14 @@ from lib.errors import (
     InvalidToken,
     RefreshTokenReused,
     TokenRevoked,
+    TooManyRequests,
 )
+from lib.log import log_event
 from lib.models import AuthSession, RefreshToken, User, utcnow
 from lib.security.digest import token_digest
 from lib.security.passwords import verify_password
 from lib.security.tokens import decode_token
+from lib.sessions.throttle import check_login_throttle, record_login_failure, reset_login_failures, throttle_keys
 from lib.sessions.tokens import (
     ClientInfo,
     TokenPair,
@@ -41,19 +44,36 @@ async def find_user_by_login(session: AsyncSession, *, identifier: str) -> User 
 
 
 async def login(session: AsyncSession, *, identifier: str, password: str, client: ClientInfo) -> TokenPair:
+    """Check the credentials, unless the account or the client address is throttled (429).
+
+    A failure is recorded under both keys and committed with the 401 (`persist`); a
+    success clears the account's count. The throttle is checked before any hashing.
+    """
+    keys = throttle_keys(identifier=identifier, ip_address=client.ip_address)
+    throttled, account_failures = await check_login_throttle(session, keys=keys)
+    if throttled is not None:
+        log_event("login_throttled", scope=throttled.scope, ip=client.ip_address, retry_after=throttled.retry_after)
+        raise TooManyRequests(throttled.retry_after, "Too many failed logins; try again later")
     user = await find_user_by_login(session, identifier=identifier)
     valid, new_hash = await verify_password(password, user.hashed_password if user else None)
-    if user is None or not valid:
+    if user is None or not valid or not user.is_active:
+        await record_login_failure(session, keys=keys)
+        reason = "unknown_account" if user is None else "wrong_password" if not valid else "inactive"
+        log_event("login_failure", reason=reason, user_id=user.id if user else None, ip=client.ip_address)
+        if user is not None and valid:
+            raise InactiveUser("This account is deactivated")
         raise InvalidCredentials()
-    if not user.is_active:
-        raise InactiveUser("This account is deactivated")
     if get_settings().REQUIRE_VERIFIED_EMAIL and not user.is_verified:
         raise EmailNotVerified()
+    if account_failures:
+        await reset_login_failures(session, keys=keys)
     if new_hash is not None:
         user.hashed_password = new_hash
     if get_settings().SINGLE_SESSION:
         await revoke_user_sessions(session, user_id=user.id)
-    return await start_session(session, user=user, client=client)
+    pair = await start_session(session, user=user, client=client)
+    log_event("login", user_id=user.id, session_id=pair.session_id, ip=client.ip_address)
+    return pair
 
 
 async def rotate_refresh_token(session: AsyncSession, *, presented: str) -> TokenPair:
@@ -80,6 +100,7 @@ async def rotate_refresh_token(session: AsyncSession, *, presented: str) -> Toke
         if family is None:
             raise InvalidToken("Unknown refresh token")
         await revoke_session(session, session_id=family)
+        log_event("refresh_reuse_detected", session_id=family)
         raise RefreshTokenReused()
 
     session_id, user_id = consumed
@@ -103,3 +124,4 @@ async def rotate_refresh_token(session: AsyncSession, *, presented: str) -> Toke
 async def logout(session: AsyncSession, *, user_id: uuid.UUID) -> None:
     """End every session of the user: refresh tokens and earlier access tokens stop working."""
     await revoke_user_sessions(session, user_id=user_id)
+    log_event("logout", user_id=user_id)

@@ -75,7 +75,7 @@ async def test_sign_up_rejects_password_equal_to_username(client: httpx.AsyncCli
         "/api/v1/sign-up", json={"email": "sam@example.com", "username": "samuel.long", "password": "Samuel.Long"}
     )
     assert response.status_code == 422
-    assert response.json()["detail"][0]["type"] == "password_matches_username"
+    assert response.json()["detail"][0]["type"] == "password_contains_username"
 
 
 async def test_sign_up_ignores_role_in_payload(client: httpx.AsyncClient) -> None:
