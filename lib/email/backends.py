@@ -27,6 +27,8 @@ async def deliver(message: EmailMessage) -> None:
 def send_console(message: EmailMessage, settings: Settings) -> None:
     """Print the message (its plain-text part, links included) so local flows can be followed.
 
+    It goes to stderr, so that stdout carries only the JSON log lines.
+
     Never in production: a reset link in a log file would let anyone who reads the logs
     take over the account.
     """
@@ -36,8 +38,8 @@ def send_console(message: EmailMessage, settings: Settings) -> None:
     body = text.get_content() if isinstance(text, EmailMessage) else ""
     rule = "-" * 72
     headers = f"To: {message['To']}\nFrom: {message['From']}\nSubject: {message['Subject']}"
-    sys.stdout.write(f"{rule}\n{headers}\n\n{body.rstrip()}\n{rule}\n")
-    sys.stdout.flush()
+    sys.stderr.write(f"{rule}\n{headers}\n\n{body.rstrip()}\n{rule}\n")
+    sys.stderr.flush()
 
 
 async def send_smtp(message: EmailMessage, settings: Settings) -> None:

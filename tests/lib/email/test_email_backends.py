@@ -81,7 +81,7 @@ async def test_console_backend_prints_a_working_link(
 ) -> None:
     user = await users.sign_up()
 
-    printed = capsys.readouterr().out
+    printed = capsys.readouterr().err
     assert f"To: {user.email}" in printed
     assert "Subject: Confirm your email address for Auth Service" in printed
     match = re.search(r"https://app\.example\.com/verify-email\?token=([A-Za-z0-9_\-]+)", printed)
@@ -202,4 +202,5 @@ def test_console_backend_refuses_to_print_links_in_production(
     with pytest.raises(RuntimeError, match="EMAIL_BACKEND=console"):
         backends.send_console(message, settings)
 
-    assert "token=" not in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "token=" not in captured.out + captured.err
