@@ -121,7 +121,7 @@ def test_jwks_function_imports_no_database_layer_or_hasher() -> None:
     code = (
         "import sys, api.jwks\n"
         f"print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in {forbidden_packages!r} "
-        f"or m in {forbidden_lib!r}))))\n"
+        f"or m in {forbidden_lib!r})))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == ""
