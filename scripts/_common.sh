@@ -139,3 +139,22 @@ stop_postgres() {
   rm -rf "$PG_WORK"
   PG_WORK=""
 }
+
+# The Serverless Framework v3 CLI (it packages offline) and the Python requirements plugin,
+# for the packaging test; installed into .cache/node. Exports SERVERLESS_CLI.
+SERVERLESS_PACKAGES="serverless@3.40.0 serverless-python-requirements@6.1.2"
+ensure_serverless_cli() {
+  local prefix="$ROOT/.cache/node"
+  if ! command -v npm >/dev/null 2>&1; then
+    apt_install nodejs npm
+  fi
+  if [ ! -x "$prefix/node_modules/.bin/serverless" ] || ! grep -qxF "$SERVERLESS_PACKAGES" "$prefix/.installed" 2>/dev/null; then
+    log "installing $SERVERLESS_PACKAGES into .cache/node"
+    mkdir -p "$prefix"
+    # shellcheck disable=SC2086
+    npm install --prefix "$prefix" --no-audit --no-fund --loglevel=error $SERVERLESS_PACKAGES >/dev/null \
+      || die "npm install $SERVERLESS_PACKAGES failed"
+    printf '%s\n' "$SERVERLESS_PACKAGES" > "$prefix/.installed"
+  fi
+  export SERVERLESS_CLI="$prefix/node_modules/.bin/serverless"
+}
