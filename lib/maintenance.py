@@ -10,6 +10,7 @@ import asyncio
 import hmac
 import json
 import logging
+import sys
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -17,6 +18,7 @@ from fastapi import Header
 from pydantic import BaseModel
 from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from lib.config import get_settings
 from lib.db import get_engine
@@ -38,22 +40,20 @@ async def delete_stale_rows(session: AsyncSession, *, now: datetime | None = Non
     again is how reuse is detected.
     """
     now = now or utcnow()
-    dead_sessions = select(AuthSession.id).where(
-        or_(AuthSession.revoked_at.is_not(None), AuthSession.expires_at < now)  # type: ignore[union-attr]
-    )
+    dead = or_(col(AuthSession.revoked_at).is_not(None), col(AuthSession.expires_at) < now)
+    failure_cutoff = now - timedelta(seconds=get_settings().LOGIN_FAILURE_WINDOW_SECONDS)
     statements = {
         "refresh_tokens": delete(RefreshToken).where(
-            or_(RefreshToken.expires_at < now, RefreshToken.session_id.in_(dead_sessions))  # type: ignore[attr-defined]
+            or_(
+                col(RefreshToken.expires_at) < now,
+                col(RefreshToken.session_id).in_(select(col(AuthSession.id)).where(dead)),
+            )
         ),
-        "sessions": delete(AuthSession).where(
-            or_(AuthSession.revoked_at.is_not(None), AuthSession.expires_at < now)  # type: ignore[union-attr]
-        ),
+        "sessions": delete(AuthSession).where(dead),
         "email_tokens": delete(EmailToken).where(
-            or_(EmailToken.used_at.is_not(None), EmailToken.expires_at < now)  # type: ignore[union-attr]
+            or_(col(EmailToken.used_at).is_not(None), col(EmailToken.expires_at) < now)
         ),
-        "login_failures": delete(LoginFailure).where(
-            LoginFailure.created_at < now - timedelta(seconds=get_settings().LOGIN_FAILURE_WINDOW_SECONDS)  # type: ignore[operator]
-        ),
+        "login_failures": delete(LoginFailure).where(col(LoginFailure.created_at) < failure_cutoff),
     }
     deleted: dict[str, int] = {}
     for table, statement in statements.items():
@@ -92,7 +92,7 @@ def scheduled_handler(event: dict[str, Any], _context: object = None) -> dict[st
 
 
 def main() -> None:
-    print(json.dumps(asyncio.run(run_cleanup()).model_dump()))
+    sys.stdout.write(json.dumps(asyncio.run(run_cleanup()).model_dump()) + "\n")
 
 
 if __name__ == "__main__":

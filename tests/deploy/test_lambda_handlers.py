@@ -40,13 +40,23 @@ def aws(request: pytest.FixtureRequest) -> LambdaDeployment:
 
 
 def test_account_flow_through_the_handlers(aws: LambdaDeployment) -> None:
-    signed_up = aws.request("POST", "/api/v1/sign-up", headers=JSON, body=json.dumps(
-        {"email": "lam@example.com", "username": "lambda_user", "password": PASSWORD, "first_name": "Zoë"}).encode())
+    signed_up = aws.request(
+        "POST",
+        "/api/v1/sign-up",
+        headers=JSON,
+        body=json.dumps(
+            {"email": "lam@example.com", "username": "lambda_user", "password": PASSWORD, "first_name": "Zoë"}
+        ).encode(),
+    )
     assert signed_up.status == 201, signed_up.body
     assert signed_up.header("cache-control") == "no-store"
 
-    login = aws.request("POST", "/api/v1/login", headers=FORM,
-                        body=urlencode({"username": "lam@example.com", "password": PASSWORD}).encode())
+    login = aws.request(
+        "POST",
+        "/api/v1/login",
+        headers=FORM,
+        body=urlencode({"username": "lam@example.com", "password": PASSWORD}).encode(),
+    )
     assert login.status == 200, login.body
     pair = login.json()
     bearer = {"authorization": f"Bearer {pair['access_token']}"}
@@ -56,8 +66,9 @@ def test_account_flow_through_the_handlers(aws: LambdaDeployment) -> None:
     assert me.json()["email"] == "lam@example.com"
     assert me.json()["first_name"] == "Zoë"
 
-    refreshed = aws.request("POST", "/api/v1/refresh", headers=JSON,
-                            body=json.dumps({"refresh_token": pair["refresh_token"]}).encode())
+    refreshed = aws.request(
+        "POST", "/api/v1/refresh", headers=JSON, body=json.dumps({"refresh_token": pair["refresh_token"]}).encode()
+    )
     assert refreshed.status == 200, refreshed.body
     new_pair = refreshed.json()
 
@@ -68,8 +79,15 @@ def test_account_flow_through_the_handlers(aws: LambdaDeployment) -> None:
     rejected = aws.request("GET", "/api/v1/user/me", headers=new_bearer)
     assert rejected.status == 401
     assert rejected.header("www-authenticate") is not None
-    assert aws.request("POST", "/api/v1/refresh", headers=JSON,
-                       body=json.dumps({"refresh_token": new_pair["refresh_token"]}).encode()).status == 401
+    assert (
+        aws.request(
+            "POST",
+            "/api/v1/refresh",
+            headers=JSON,
+            body=json.dumps({"refresh_token": new_pair["refresh_token"]}).encode(),
+        ).status
+        == 401
+    )
 
 
 def test_jwks_through_the_handler(aws: LambdaDeployment) -> None:
@@ -83,7 +101,11 @@ def test_jwks_through_the_handler(aws: LambdaDeployment) -> None:
 
 
 def test_errors_keep_their_json_shape(aws: LambdaDeployment) -> None:
-    response = aws.request("POST", "/api/v1/login", headers=FORM,
-                           body=urlencode({"username": "nobody", "password": "wrong password"}).encode())
+    response = aws.request(
+        "POST",
+        "/api/v1/login",
+        headers=FORM,
+        body=urlencode({"username": "nobody", "password": "wrong password"}).encode(),
+    )
     assert response.status == 401
     assert response.json() == {"detail": "Incorrect username or password", "code": "invalid_credentials"}

@@ -13,15 +13,23 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.fixtures.deployment import ROOT, api_functions, httpapi_events, serverless_config
 
-SKIP_DIRS = {".git", ".venv", ".cache", ".serverless", "node_modules", "__pycache__", ".pytest_cache",
-             ".mypy_cache", ".ruff_cache"}
+SKIP_DIRS = {
+    ".git",
+    ".venv",
+    ".cache",
+    ".serverless",
+    "node_modules",
+    "__pycache__",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+}
 DEPLOY_ENV = {
     "DATABASE_URL": "postgresql://auth:secret@pooler.example.com:6432/auth?sslmode=require",
     "RSA_PRIVATE_KEY_CONTENT": "LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0t",
@@ -41,7 +49,7 @@ def _cli() -> str:
 
 
 @pytest.fixture(scope="module")
-def packaged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
+def packaged(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     cli = _cli()
     service = tmp_path_factory.mktemp("service") / "auth-service"
     shutil.copytree(ROOT, service, ignore=lambda _dir, names: [n for n in names if n in SKIP_DIRS])
@@ -61,11 +69,12 @@ def packaged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, s
         "CI": "1",
         **DEPLOY_ENV,
     }
-    process = subprocess.run([cli, "package", "--stage", "test"], cwd=service, env=env, capture_output=True,
-                             text=True, timeout=300)
+    process = subprocess.run(
+        [cli, "package", "--stage", "test"], cwd=service, env=env, capture_output=True, text=True, timeout=300
+    )
     output = process.stdout + process.stderr
     assert process.returncode == 0, output
-    yield service / ".serverless", output
+    return service / ".serverless", output
 
 
 def test_configuration_validates_apart_from_the_runtime_name(packaged: tuple[Path, str]) -> None:
@@ -115,8 +124,9 @@ def test_cloudformation_declares_the_routes_runtime_and_schedule(packaged: tuple
         assert function["Environment"]["Variables"]["DATABASE_URL"] == DEPLOY_ENV["DATABASE_URL"]
         assert function["Environment"]["Variables"]["ENVIRONMENT"] == "production"
     routes = {r["Properties"]["RouteKey"] for r in resources if r["Type"] == "AWS::ApiGatewayV2::Route"}
-    declared = {f"{route.method} {route.path}" for f in serverless_config()["functions"].values()
-                for route in httpapi_events(f)}
+    declared = {
+        f"{route.method} {route.path}" for f in serverless_config()["functions"].values() for route in httpapi_events(f)
+    }
     assert routes == declared
     rules = [r["Properties"] for r in resources if r["Type"] == "AWS::Events::Rule"]
     assert [rule["ScheduleExpression"] for rule in rules] == ["rate(1 day)"]

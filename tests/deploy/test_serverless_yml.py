@@ -96,9 +96,15 @@ def test_cors_preflights_are_answered_for_every_route() -> None:
             if name == "jwks":
                 continue
             assert lambda_function_for("OPTIONS", route.sample_path) == key
-            request = Request("OPTIONS", route.sample_path, headers={
-                "origin": "https://app.example.com", "access-control-request-method": route.method,
-                "access-control-request-headers": "authorization,content-type"})
+            request = Request(
+                "OPTIONS",
+                route.sample_path,
+                headers={
+                    "origin": "https://app.example.com",
+                    "access-control-request-method": route.method,
+                    "access-control-request-headers": "authorization,content-type",
+                },
+            )
             response = decode_response(invoke(handler, http_api_v2(request, route_key="OPTIONS /{proxy+}")))
             assert response.status == 200, f"{route.method} {route.path}"
             assert response.header("access-control-allow-origin") == "https://app.example.com"

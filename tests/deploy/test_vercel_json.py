@@ -31,8 +31,10 @@ def test_every_api_file_is_a_vercel_function_and_nothing_else() -> None:
     assert declared == {f"api/{name}.py" for name in FUNCTIONS}
     for pattern, settings in vercel_config()["functions"].items():
         assert (ROOT / pattern).is_file(), f"{pattern} does not exist"
-        assert isinstance(settings["memory"], int) and 128 <= settings["memory"] <= 3009
-        assert isinstance(settings["maxDuration"], int) and 1 <= settings["maxDuration"] <= 300
+        assert isinstance(settings["memory"], int)
+        assert 128 <= settings["memory"] <= 3009
+        assert isinstance(settings["maxDuration"], int)
+        assert 1 <= settings["maxDuration"] <= 300
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)
@@ -69,7 +71,9 @@ def test_cron_calls_the_clean_up_function_daily() -> None:
     assert [cron["path"] for cron in crons] == ["/api/v1/cron/cleanup"]
     assert vercel_destination(crons[0]["path"]) == "/api/cron_cleanup"
     minute, hour, *rest = crons[0]["schedule"].split()
-    assert minute.isdigit() and hour.isdigit() and rest == ["*", "*", "*"], "Hobby plans allow one run a day"
+    assert minute.isdigit(), "Hobby plans allow one run a day"
+    assert hour.isdigit(), "Hobby plans allow one run a day"
+    assert rest == ["*", "*", "*"]
 
 
 def _ignored(path: str, patterns: list[str]) -> bool:
@@ -96,10 +100,28 @@ def test_vercelignore_keeps_tests_and_dev_files_out_of_the_bundles() -> None:
         for line in (ROOT / ".vercelignore").read_text().splitlines()
         if line.strip() and not line.startswith("#")
     ]
-    for path in ["tests/conftest.py", "scripts/test", ".venv/bin/python", "migrations/env.py", ".ci/run",
-                 "pyproject.toml", "requirements-dev.txt", "serverless.yml", ".env", "auth.db",
-                 "lib/__pycache__/app.cpython-312.pyc", ".cache/node/x"]:
+    for path in [
+        "tests/conftest.py",
+        "scripts/test",
+        ".venv/bin/python",
+        "migrations/env.py",
+        ".ci/run",
+        "pyproject.toml",
+        "requirements-dev.txt",
+        "serverless.yml",
+        ".env",
+        "auth.db",
+        "lib/__pycache__/app.cpython-312.pyc",
+        ".cache/node/x",
+    ]:
         assert _ignored(path, patterns), f"{path} would be uploaded"
-    for path in ["api/login.py", "lib/app.py", "lib/templates/email/verify.html", "requirements.txt",
-                 ".python-version", "vercel.json", "public/index.html"]:
+    for path in [
+        "api/login.py",
+        "lib/app.py",
+        "lib/templates/email/verify.html",
+        "requirements.txt",
+        ".python-version",
+        "vercel.json",
+        "public/index.html",
+    ]:
         assert not _ignored(path, patterns), f"{path} would be left out"

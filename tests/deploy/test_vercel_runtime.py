@@ -31,13 +31,18 @@ def test_every_route_is_served_through_the_bootstrap(vercel: VercelDeployment, n
 
 
 def test_account_flow_through_the_functions(vercel: VercelDeployment) -> None:
-    signed_up = vercel.request("POST", "/api/v1/sign-up", headers=JSON, body=json.dumps(
-        {"email": "vera@example.com", "username": "vera", "password": PASSWORD}).encode())
+    signed_up = vercel.request(
+        "POST",
+        "/api/v1/sign-up",
+        headers=JSON,
+        body=json.dumps({"email": "vera@example.com", "username": "vera", "password": PASSWORD}).encode(),
+    )
     assert signed_up.status == 201, signed_up.body
     assert signed_up.header("cache-control") == "no-store"
 
-    login = vercel.request("POST", "/api/v1/login", headers=FORM,
-                           body=urlencode({"username": "vera", "password": PASSWORD}).encode())
+    login = vercel.request(
+        "POST", "/api/v1/login", headers=FORM, body=urlencode({"username": "vera", "password": PASSWORD}).encode()
+    )
     assert login.status == 200, login.body
     pair = _json(login)
     bearer = {"authorization": f"Bearer {pair['access_token']}"}
@@ -46,8 +51,9 @@ def test_account_flow_through_the_functions(vercel: VercelDeployment) -> None:
     assert me.status == 200, me.body
     assert _json(me)["email"] == "vera@example.com"
 
-    refreshed = vercel.request("POST", "/api/v1/refresh", headers=JSON,
-                               body=json.dumps({"refresh_token": pair["refresh_token"]}).encode())
+    refreshed = vercel.request(
+        "POST", "/api/v1/refresh", headers=JSON, body=json.dumps({"refresh_token": pair["refresh_token"]}).encode()
+    )
     assert refreshed.status == 200, refreshed.body
     new_pair = _json(refreshed)
     assert new_pair["refresh_token"] != pair["refresh_token"]
@@ -55,8 +61,9 @@ def test_account_flow_through_the_functions(vercel: VercelDeployment) -> None:
     new_bearer = {"authorization": f"Bearer {new_pair['access_token']}"}
     assert vercel.request("POST", "/api/v1/logout", headers=new_bearer).status == 204
     assert vercel.request("GET", "/api/v1/user/me", headers=new_bearer).status == 401
-    again = vercel.request("POST", "/api/v1/refresh", headers=JSON,
-                           body=json.dumps({"refresh_token": new_pair["refresh_token"]}).encode())
+    again = vercel.request(
+        "POST", "/api/v1/refresh", headers=JSON, body=json.dumps({"refresh_token": new_pair["refresh_token"]}).encode()
+    )
     assert again.status == 401
 
     # Another service verifies our access tokens with nothing but the published key set.
@@ -64,8 +71,9 @@ def test_account_flow_through_the_functions(vercel: VercelDeployment) -> None:
     keys = jwt.PyJWKSet.from_dict(_json(jwks))
     token = str(new_pair["access_token"])
     key = next(k for k in keys.keys if k.key_id == jwt.get_unverified_header(token)["kid"])
-    claims = jwt.decode(token, key.key, algorithms=["RS256"], audience=os.environ["JWT_AUDIENCE"],
-                        issuer=os.environ["JWT_ISSUER"])
+    claims = jwt.decode(
+        token, key.key, algorithms=["RS256"], audience=os.environ["JWT_AUDIENCE"], issuer=os.environ["JWT_ISSUER"]
+    )
     assert claims["type"] == "access"
 
 

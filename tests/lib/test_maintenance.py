@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-import sys
 
 import httpx
 import pytest
@@ -37,8 +36,11 @@ def test_the_schedule_handler_refuses_anything_but_a_scheduled_event(event: dict
 async def test_the_cleanup_script_runs_the_same_service(client: httpx.AsyncClient, users: UserFactory) -> None:
     rows = await seed_stale_rows(client, users)
     process = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "lib.maintenance"], cwd=ROOT, capture_output=True, text=True, timeout=60
+        subprocess.run, [str(ROOT / "scripts" / "cleanup")], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
     assert process.returncode == 0, process.stderr
-    assert process.stdout.strip() == '{"deleted": {"refresh_tokens": 3, "sessions": 2, "email_tokens": 2, "login_failures": 1}}'
+    assert (
+        process.stdout.strip()
+        == '{"deleted": {"refresh_tokens": 3, "sessions": 2, "email_tokens": 2, "login_failures": 1}}'
+    )
     await assert_only_live_rows_remain(client, rows)
