@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from fnmatch import fnmatch
 
 import pytest
 
@@ -14,6 +13,7 @@ from tests.fixtures.deployment import (
     vercel_config,
     vercel_config_headers,
     vercel_destination,
+    vercel_ignores,
 )
 
 FUNCTIONS = api_functions()
@@ -76,30 +76,7 @@ def test_cron_calls_the_clean_up_function_daily() -> None:
     assert rest == ["*", "*", "*"]
 
 
-def _ignored(path: str, patterns: list[str]) -> bool:
-    ignored = False
-    for pattern in patterns:
-        negate = pattern.startswith("!")
-        bare = pattern.lstrip("!")
-        anchored = bare.startswith("/")
-        bare = bare.strip("/")
-        parts = path.split("/")
-        candidates = ["/".join(parts[: i + 1]) for i in range(len(parts))]
-        if anchored:
-            hit = any(fnmatch(candidate, bare) for candidate in candidates)
-        else:
-            hit = any(fnmatch(part, bare) for part in parts) or fnmatch(path, bare)
-        if hit:
-            ignored = not negate
-    return ignored
-
-
 def test_vercelignore_keeps_tests_and_dev_files_out_of_the_bundles() -> None:
-    patterns = [
-        line.strip()
-        for line in (ROOT / ".vercelignore").read_text().splitlines()
-        if line.strip() and not line.startswith("#")
-    ]
     for path in [
         "tests/conftest.py",
         "scripts/test",
@@ -114,7 +91,7 @@ def test_vercelignore_keeps_tests_and_dev_files_out_of_the_bundles() -> None:
         "lib/__pycache__/app.cpython-312.pyc",
         ".cache/node/x",
     ]:
-        assert _ignored(path, patterns), f"{path} would be uploaded"
+        assert vercel_ignores(path), f"{path} would be uploaded"
     for path in [
         "api/login.py",
         "lib/app.py",
@@ -124,4 +101,4 @@ def test_vercelignore_keeps_tests_and_dev_files_out_of_the_bundles() -> None:
         "vercel.json",
         "public/index.html",
     ]:
-        assert not _ignored(path, patterns), f"{path} would be left out"
+        assert not vercel_ignores(path), f"{path} would be left out"
