@@ -19,6 +19,8 @@ import pytest
 
 from tests.fixtures.deployment import ROOT, api_functions, httpapi_events, serverless_config
 
+# Starting every function process (or Node) on a busy two-core machine takes a while.
+pytestmark = pytest.mark.timeout(600)
 SKIP_DIRS = {
     ".git",
     ".venv",
@@ -82,6 +84,9 @@ def test_configuration_validates_apart_from_the_runtime_name(packaged: tuple[Pat
     # v3's schema predates python3.12, which Lambda runs; that warning is the only one allowed.
     problems = [line.strip() for line in output.splitlines() if line.strip().startswith("at '")]
     assert all(problem.startswith("at 'provider.runtime'") for problem in problems), problems
+    warnings = {line.strip() for line in output.splitlines() if line.strip().startswith("Warning")}
+    assert warnings <= {"Warning: Invalid configuration encountered"}, warnings
+    assert "deprecation" not in output.lower(), output
     assert "Service packaged" in output
 
 

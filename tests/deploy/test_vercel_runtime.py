@@ -16,6 +16,8 @@ from tests.fixtures.vercel import VercelDeployment
 
 JSON = {"content-type": "application/json"}
 FORM = {"content-type": "application/x-www-form-urlencoded"}
+# Starting every function process (or Node) on a busy two-core machine takes a while.
+pytestmark = pytest.mark.timeout(600)
 JWKS_CACHE = "public, max-age=300, s-maxage=3600, stale-while-revalidate=86400"
 
 
