@@ -135,3 +135,22 @@ def test_cloudformation_declares_the_routes_runtime_and_schedule(packaged: tuple
     assert routes == declared
     rules = [r["Properties"] for r in resources if r["Type"] == "AWS::Events::Rule"]
     assert [rule["ScheduleExpression"] for rule in rules] == ["rate(1 day)"]
+
+
+def test_the_packaged_environment_passes_production_checks(packaged: tuple[Path, str]) -> None:
+    artifacts, _output = packaged
+    template = json.loads((artifacts / "cloudformation-template-update-stack.json").read_text())
+    functions = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+    variables = functions[0]["Environment"]["Variables"]
+    assert all(f["Environment"]["Variables"] == variables for f in functions)
+    check = "from lib.config import get_settings; s = get_settings(); print(s.ENVIRONMENT, s.EMAIL_BACKEND)"
+    process = subprocess.run(
+        [sys.executable, "-c", check],
+        cwd=ROOT,
+        env={"PATH": os.environ["PATH"], "ENV_FILE": "", "AWS_REGION": "eu-central-1", **variables},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert process.returncode == 0, process.stderr
+    assert process.stdout.split() == ["production", "ses"]
