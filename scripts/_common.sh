@@ -139,3 +139,24 @@ stop_postgres() {
   rm -rf "$PG_WORK"
   PG_WORK=""
 }
+
+# Node tools for the deployment tests, installed into .cache/node: the Serverless Framework
+# v3 CLI (it packages offline) with the Python requirements plugin, and Vercel's own
+# function detector. Exports DEPLOY_NODE_MODULES and SERVERLESS_CLI.
+DEPLOY_NODE_PACKAGES="serverless@3.40.0 serverless-python-requirements@6.1.2 @vercel/fs-detectors@7.7.3"
+ensure_deploy_tools() {
+  local prefix="$ROOT/.cache/node"
+  if ! command -v npm >/dev/null 2>&1; then
+    apt_install nodejs npm
+  fi
+  if [ ! -x "$prefix/node_modules/.bin/serverless" ] || ! grep -qxF "$DEPLOY_NODE_PACKAGES" "$prefix/.installed" 2>/dev/null; then
+    log "installing $DEPLOY_NODE_PACKAGES into .cache/node"
+    mkdir -p "$prefix"
+    # shellcheck disable=SC2086
+    npm install --prefix "$prefix" --no-audit --no-fund --loglevel=error $DEPLOY_NODE_PACKAGES >/dev/null \
+      || die "npm install $DEPLOY_NODE_PACKAGES failed"
+    printf '%s\n' "$DEPLOY_NODE_PACKAGES" > "$prefix/.installed"
+  fi
+  export DEPLOY_NODE_MODULES="$prefix/node_modules"
+  export SERVERLESS_CLI="$prefix/node_modules/.bin/serverless"
+}

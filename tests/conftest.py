@@ -49,8 +49,9 @@ from tests.fixtures.database import clean_tables, is_postgres, migrate  # noqa: 
 from tests.fixtures.mail import smtp_server  # noqa: E402
 from tests.fixtures.roles import accounts  # noqa: E402
 from tests.fixtures.users import UserFactory  # noqa: E402
+from tests.fixtures.vercel import vercel  # noqa: E402
 
-__all__ = ["accounts", "client", "make_client", "smtp_server"]
+__all__ = ["accounts", "client", "make_client", "smtp_server", "vercel"]
 
 
 @pytest.fixture(scope="session", autouse=True)

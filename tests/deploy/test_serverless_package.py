@@ -1,0 +1,156 @@
+"""The Serverless Framework CLI resolves and packages serverless.yml offline.
+
+Requirements bundling is pointed at an empty file (`SLS_PYTHON_REQUIREMENTS`), so the
+plugin runs its real code path without downloading anything; everything else is
+packaged exactly as `serverless deploy` would package it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.deployment import ROOT, api_functions, httpapi_events, serverless_config
+
+# Starting every function process (or Node) on a busy two-core machine takes a while.
+pytestmark = pytest.mark.timeout(600)
+SKIP_DIRS = {
+    ".git",
+    ".venv",
+    ".cache",
+    ".serverless",
+    "node_modules",
+    "__pycache__",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+}
+DEPLOY_ENV = {
+    "DATABASE_URL": "postgresql://auth:secret@pooler.example.com:6432/auth?sslmode=require",
+    "RSA_PRIVATE_KEY_CONTENT": "LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0t",
+    "JWT_ISSUER": "https://auth.example.com",
+    "CRON_SECRET": "packaging-test-secret",
+    "CORS_ORIGINS": "https://app.example.com",
+    "FRONTEND_URL": "https://app.example.com",
+    "SMTP_SENDER_EMAIL": "no-reply@example.com",
+}
+
+
+def _cli() -> str:
+    cli = os.environ.get("SERVERLESS_CLI") or str(ROOT / ".cache/node/node_modules/.bin/serverless")
+    if not Path(cli).is_file():
+        pytest.fail(f"the Serverless CLI is not installed at {cli}: scripts/test installs it")
+    return cli
+
+
+@pytest.fixture(scope="module")
+def packaged(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    cli = _cli()
+    service = tmp_path_factory.mktemp("service") / "auth-service"
+    shutil.copytree(ROOT, service, ignore=lambda _dir, names: [n for n in names if n in SKIP_DIRS])
+    # The plugin is resolved from the service's node_modules, as in a project that installed it.
+    (service / "node_modules").symlink_to(Path(cli).parents[1])
+    (service / "offline-requirements.txt").write_text("")
+    home = tmp_path_factory.mktemp("home")
+    env = {
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "HOME": str(home),
+        "SLS_TELEMETRY_DISABLED": "1",
+        "SLS_NOTIFICATIONS_MODE": "off",
+        "SLS_INTERACTIVE_SETUP_DISABLE": "1",
+        "SLS_PYTHON_REQUIREMENTS": "offline-requirements.txt",
+        "AWS_ACCESS_KEY_ID": "AKIAPACKAGINGTEST",
+        "AWS_SECRET_ACCESS_KEY": "packaging-test",
+        "CI": "1",
+        **DEPLOY_ENV,
+    }
+    process = subprocess.run(
+        [cli, "package", "--stage", "test"], cwd=service, env=env, capture_output=True, text=True, timeout=300
+    )
+    output = process.stdout + process.stderr
+    assert process.returncode == 0, output
+    return service / ".serverless", output
+
+
+def test_configuration_validates_apart_from_the_runtime_name(packaged: tuple[Path, str]) -> None:
+    _artifacts, output = packaged
+    # v3's schema predates python3.12, which Lambda runs; that warning is the only one allowed.
+    problems = [line.strip() for line in output.splitlines() if line.strip().startswith("at '")]
+    assert all(problem.startswith("at 'provider.runtime'") for problem in problems), problems
+    warnings = {line.strip() for line in output.splitlines() if line.strip().startswith("Warning")}
+    assert warnings <= {"Warning: Invalid configuration encountered"}, warnings
+    assert "deprecation" not in output.lower(), output
+    assert "Service packaged" in output
+
+
+@pytest.mark.parametrize("name", api_functions())
+def test_each_function_package_holds_its_file_and_lib(packaged: tuple[Path, str], name: str) -> None:
+    artifacts, _output = packaged
+    key = next(k for k, f in serverless_config()["functions"].items() if f["handler"] == f"api/{name}.handler")
+    with zipfile.ZipFile(artifacts / f"{key}.zip") as archive:
+        names = set(archive.namelist())
+    assert f"api/{name}.py" in names
+    assert {n for n in names if n.startswith("api/")} == {f"api/{name}.py", "api/__init__.py"}
+    lib_files = {
+        path.relative_to(ROOT).as_posix()
+        for path in (ROOT / "lib").rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+    assert lib_files <= names, sorted(lib_files - names)
+    assert {path for path in lib_files if path.startswith("lib/templates/")} <= names
+    assert not {n for n in names if n.split("/")[0] in {"tests", "scripts", "migrations", ".ci", "node_modules"}}
+    assert not {n for n in names if "__pycache__" in n and n.startswith(("api/", "lib/"))}
+    assert not {n for n in names if n.endswith((".env", ".db", "serverless.yml", "pyproject.toml"))}
+
+
+def test_the_schedule_package_holds_the_clean_up(packaged: tuple[Path, str]) -> None:
+    artifacts, _output = packaged
+    with zipfile.ZipFile(artifacts / "cleanup_schedule.zip") as archive:
+        names = set(archive.namelist())
+    assert "lib/maintenance.py" in names
+    assert not {n for n in names if n.startswith("api/") and n != "api/__init__.py"}
+
+
+def test_cloudformation_declares_the_routes_runtime_and_schedule(packaged: tuple[Path, str]) -> None:
+    artifacts, _output = packaged
+    template = json.loads((artifacts / "cloudformation-template-update-stack.json").read_text())
+    resources = template["Resources"].values()
+    functions = [r["Properties"] for r in resources if r["Type"] == "AWS::Lambda::Function"]
+    assert {f["Runtime"] for f in functions} == {"python3.12"}
+    assert {f["Handler"] for f in functions} == {f["handler"] for f in serverless_config()["functions"].values()}
+    for function in functions:
+        assert function["Environment"]["Variables"]["DATABASE_URL"] == DEPLOY_ENV["DATABASE_URL"]
+        assert function["Environment"]["Variables"]["ENVIRONMENT"] == "production"
+    routes = {r["Properties"]["RouteKey"] for r in resources if r["Type"] == "AWS::ApiGatewayV2::Route"}
+    declared = {
+        f"{route.method} {route.path}" for f in serverless_config()["functions"].values() for route in httpapi_events(f)
+    }
+    assert routes == declared
+    rules = [r["Properties"] for r in resources if r["Type"] == "AWS::Events::Rule"]
+    assert [rule["ScheduleExpression"] for rule in rules] == ["rate(1 day)"]
+
+
+def test_the_packaged_environment_passes_production_checks(packaged: tuple[Path, str]) -> None:
+    artifacts, _output = packaged
+    template = json.loads((artifacts / "cloudformation-template-update-stack.json").read_text())
+    functions = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+    variables = functions[0]["Environment"]["Variables"]
+    assert all(f["Environment"]["Variables"] == variables for f in functions)
+    check = "from lib.config import get_settings; s = get_settings(); print(s.ENVIRONMENT, s.EMAIL_BACKEND)"
+    process = subprocess.run(
+        [sys.executable, "-c", check],
+        cwd=ROOT,
+        env={"PATH": os.environ["PATH"], "ENV_FILE": "", "AWS_REGION": "eu-central-1", **variables},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert process.returncode == 0, process.stderr
+    assert process.stdout.split() == ["production", "ses"]

@@ -1,0 +1,123 @@
+"""serverless.yml agrees with the functions in api/, and every route reaches its handler."""
+
+from __future__ import annotations
+
+import importlib
+from glob import glob
+
+import pytest
+
+from tests.fixtures.deployment import (
+    ROOT,
+    api_functions,
+    httpapi_events,
+    lambda_function_for,
+    served_routes,
+    serverless_config,
+    serverless_function_of,
+)
+from tests.fixtures.lambda_events import Request, decode_response, http_api_v2, invoke
+
+FUNCTIONS = api_functions()
+
+
+def test_provider_targets_python_312_with_individual_packages() -> None:
+    config = serverless_config()
+    assert config["frameworkVersion"] == "3"
+    assert config["provider"]["runtime"] == "python3.12"
+    assert config["package"]["individually"] is True
+    assert config["package"]["patterns"][:1] == ["!**"]
+    assert "lib/**" in config["package"]["patterns"]
+
+
+def test_environment_comes_from_the_deploying_shell() -> None:
+    environment = serverless_config()["provider"]["environment"]
+    assert environment.pop("ENVIRONMENT") == "production"
+    for name, value in environment.items():
+        assert value.startswith(f"${{env:{name}"), f"{name}: {value}"
+    for required in ("DATABASE_URL", "RSA_PRIVATE_KEY_CONTENT", "JWT_ISSUER", "CRON_SECRET"):
+        assert environment[required] == f"${{env:{required}}}", f"{required} must have no default"
+
+
+def test_requirements_keep_dist_info_and_bytecode() -> None:
+    config = serverless_config()
+    assert "serverless-python-requirements" in config["plugins"]
+    options = config["custom"]["pythonRequirements"]
+    assert options["slim"] is False
+    assert options["strip"] is False
+    assert options["zip"] is False
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_every_api_file_is_a_lambda_function_packaged_with_its_file(name: str) -> None:
+    _key, function = serverless_function_of(name)
+    assert f"api/{name}.py" in function["package"]["patterns"]
+
+
+def test_every_handler_and_pattern_points_at_something_that_exists() -> None:
+    config = serverless_config()
+    patterns = list(config["package"]["patterns"])
+    for key, function in config["functions"].items():
+        module_path, _, attribute = function["handler"].rpartition(".")
+        assert (ROOT / f"{module_path}.py").is_file(), f"{key}: {module_path}.py is missing"
+        module = importlib.import_module(module_path.replace("/", "."))
+        assert callable(getattr(module, attribute, None)), f"{key}: {function['handler']} is not callable"
+        patterns += function.get("package", {}).get("patterns", [])
+    for pattern in patterns:
+        if not pattern.startswith("!"):
+            assert glob(pattern, root_dir=ROOT, recursive=True), f"package pattern {pattern} matches nothing"
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_every_served_route_has_an_http_api_event_on_its_function(name: str) -> None:
+    key, _function = serverless_function_of(name)
+    for route in served_routes(name):
+        assert lambda_function_for(route.method, route.sample_path) == key, f"{route.method} {route.path}"
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_every_route_reaches_the_handler_without_404_or_405(name: str) -> None:
+    _key, function = serverless_function_of(name)
+    handler = importlib.import_module(f"api.{name}").handler
+    for route in [route for route in httpapi_events(function) if "+}" not in route.path]:
+        request = Request(route.method, route.sample_path)
+        response = decode_response(invoke(handler, http_api_v2(request, route_key=f"{route.method} {route.path}")))
+        assert response.status not in (404, 405), f"{route.method} {route.path}: {response.status} {response.body!r}"
+
+
+def test_cors_preflights_are_answered_for_every_route() -> None:
+    key = lambda_function_for("OPTIONS", "/api/v1/login")
+    assert key is not None, "no route takes CORS preflights"
+    handler_path = serverless_config()["functions"][key]["handler"]
+    module_path, _, attribute = handler_path.rpartition(".")
+    handler = getattr(importlib.import_module(module_path.replace("/", ".")), attribute)
+    for name in FUNCTIONS:
+        for route in served_routes(name):
+            if name == "jwks":
+                continue
+            assert lambda_function_for("OPTIONS", route.sample_path) == key
+            request = Request(
+                "OPTIONS",
+                route.sample_path,
+                headers={
+                    "origin": "https://app.example.com",
+                    "access-control-request-method": route.method,
+                    "access-control-request-headers": "authorization,content-type",
+                },
+            )
+            response = decode_response(invoke(handler, http_api_v2(request, route_key="OPTIONS /{proxy+}")))
+            assert response.status == 200, f"{route.method} {route.path}"
+            assert response.header("access-control-allow-origin") == "https://app.example.com"
+            assert route.method in (response.header("access-control-allow-methods") or "")
+
+
+def test_the_schedule_invokes_a_handler_no_http_request_can_reach() -> None:
+    scheduled = [
+        (key, function)
+        for key, function in serverless_config()["functions"].items()
+        if any("schedule" in event for event in function.get("events", []))
+    ]
+    assert len(scheduled) == 1
+    _key, function = scheduled[0]
+    assert function["handler"] == "lib/maintenance.scheduled_handler"
+    assert all(set(event) == {"schedule"} for event in function["events"])
