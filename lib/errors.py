@@ -74,6 +74,24 @@ class EmailNotVerified(AuthError):
     detail = "Email address is not verified"
 
 
+class EmailTokenInvalid(AuthError):
+    """A link token from an email (verification, password reset) that is unknown or of another purpose."""
+
+    status_code = 400
+    code = "invalid_token"
+    detail = "This link is invalid"
+
+
+class EmailTokenExpired(EmailTokenInvalid):
+    code = "token_expired"
+    detail = "This link has expired; ask for a new one"
+
+
+class EmailTokenUsed(EmailTokenInvalid):
+    code = "token_used"
+    detail = "This link was already used or replaced by a newer one; ask for a new one"
+
+
 class Forbidden(AuthError):
     status_code = 403
     code = "forbidden"

@@ -26,3 +26,35 @@ class UserCreate(BaseModel):
     @classmethod
     def _password_policy(cls, value: str, info: ValidationInfo) -> str:
         return check_password(value, email=info.data.get("email"), username=info.data.get("username"))
+
+
+EmailLinkToken = Annotated[str, StringConstraints(min_length=1, max_length=512)]
+
+
+class ForgotPasswordRequest(BaseModel):
+    email: EmailStr = Field(max_length=320)
+
+    @field_validator("email")
+    @classmethod
+    def _lower_email(cls, value: str) -> str:
+        return value.lower()
+
+
+class ResetPasswordRequest(BaseModel):
+    token: EmailLinkToken
+    new_password: str
+
+    @field_validator("new_password")
+    @classmethod
+    def _password_policy(cls, value: str) -> str:
+        return check_password(value)
+
+
+class VerifyEmailRequest(BaseModel):
+    token: EmailLinkToken
+
+
+class Accepted(BaseModel):
+    """The body of a 202: what happens next, in words."""
+
+    detail: str

@@ -7,6 +7,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lib.accounts.schemas import UserCreate
+from lib.accounts.verification import send_verification_email
 from lib.errors import Conflict, EmailTaken, UsernameTaken
 from lib.models import User
 from lib.security.passwords import hash_password
@@ -48,5 +49,11 @@ async def create_user(session: AsyncSession, *, data: UserCreate, role: str = "u
 
 
 async def sign_up(session: AsyncSession, *, data: UserCreate, client: ClientInfo) -> TokenPair:
+    """Create the account, email it a verification link, and sign it in.
+
+    An email that cannot be sent is logged and does not fail the sign-up: the user
+    can ask for another link.
+    """
     user = await create_user(session, data=data)
+    await send_verification_email(session, user=user)
     return await start_session(session, user=user, client=client)

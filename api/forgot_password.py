@@ -1,0 +1,27 @@
+"""Ask for a password-reset link by email."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+from mangum import Mangum
+
+from lib.accounts import recovery
+from lib.accounts.schemas import Accepted, ForgotPasswordRequest
+from lib.app import create_app
+from lib.deps import Session
+
+router = APIRouter(tags=["auth"])
+
+# The same answer whether or not the address has an account, so it tells no one who does.
+RESET_LINK_REQUESTED = "If an account uses this address, a link to reset its password has been sent to it."
+
+
+@router.post("/api/v1/forgot-password", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED)
+async def forgot_password(session: Session, data: ForgotPasswordRequest) -> Accepted:
+    """Ask for a password-reset link (the same answer whether or not the account exists)."""
+    await recovery.request_password_reset(session, email=data.email)
+    return Accepted(detail=RESET_LINK_REQUESTED)
+
+
+app = create_app(router)
+handler = Mangum(app, lifespan="off")

@@ -1,0 +1,138 @@
+"""Single-use link tokens sent by email: issued, throttled, and consumed atomically.
+
+The link carries a random token; the database keeps only its SHA-256, bound to one
+purpose, so a verification token can never reset a password.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lib.config import get_settings
+from lib.errors import EmailTokenExpired, EmailTokenInvalid, EmailTokenUsed
+from lib.models import EmailToken, EmailTokenPurpose, utcnow
+from lib.security.digest import new_opaque_token, token_digest
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    id: uuid.UUID
+    token: str
+    expires_at: datetime
+
+
+def issue_email_token(
+    session: AsyncSession, *, user_id: uuid.UUID, purpose: EmailTokenPurpose, lifetime: timedelta
+) -> IssuedToken:
+    now = utcnow()
+    token = new_opaque_token()
+    row = EmailToken(
+        user_id=user_id,
+        purpose=purpose.value,
+        token_hash=token_digest(token),
+        created_at=now,
+        expires_at=now + lifetime,
+    )
+    session.add(row)
+    return IssuedToken(id=row.id, token=token, expires_at=row.expires_at)
+
+
+async def seconds_until_next_email(session: AsyncSession, *, user_id: uuid.UUID, purpose: EmailTokenPurpose) -> int:
+    """0 when another email of `purpose` may go to the user now, else the seconds to wait
+    (at most one per `EMAIL_THROTTLE_SECONDS`, counted from the last one sent)."""
+    window = get_settings().EMAIL_THROTTLE_SECONDS
+    last_sent = (
+        await session.execute(
+            select(EmailToken.created_at)
+            .where(EmailToken.user_id == user_id, EmailToken.purpose == purpose.value)
+            .order_by(EmailToken.created_at.desc())  # type: ignore[union-attr]
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    if last_sent is None or window <= 0:
+        return 0
+    remaining = window - (utcnow() - last_sent).total_seconds()
+    return max(0, math.ceil(remaining))
+
+
+async def discard_email_token(session: AsyncSession, *, token_id: uuid.UUID) -> None:
+    """Forget a token whose email could not be sent: it never works and does not count
+    against the throttle, so the user can ask again at once."""
+    await session.execute(delete(EmailToken).where(EmailToken.id == token_id))  # type: ignore[arg-type]
+
+
+async def retire_email_tokens(
+    session: AsyncSession, *, user_id: uuid.UUID, purpose: EmailTokenPurpose, keep: uuid.UUID | None = None
+) -> None:
+    """Mark the user's unused tokens of `purpose` as used: only the newest link (or none) works."""
+    statement = (
+        update(EmailToken)
+        .where(
+            EmailToken.user_id == user_id,
+            EmailToken.purpose == purpose.value,
+            EmailToken.used_at.is_(None),  # type: ignore[union-attr]
+        )
+        .values(used_at=utcnow())
+    )
+    if keep is not None:
+        statement = statement.where(EmailToken.id != keep)
+    await session.execute(statement)
+
+
+async def consume_email_token(session: AsyncSession, *, token: str, purpose: EmailTokenPurpose) -> uuid.UUID:
+    """Use `token` once and return its user's id; 400 when it is unknown (or of another
+    purpose), expired, or already used.
+
+    Consumption is one conditional UPDATE, so of concurrent requests with the same
+    token exactly one succeeds.
+    """
+    digest = token_digest(token)
+    now = utcnow()
+    user_id = (
+        await session.execute(
+            update(EmailToken)
+            .where(
+                EmailToken.token_hash == digest,
+                EmailToken.purpose == purpose.value,
+                EmailToken.used_at.is_(None),  # type: ignore[union-attr]
+                EmailToken.expires_at > now,  # type: ignore[arg-type]
+            )
+            .values(used_at=now)
+            .returning(EmailToken.user_id)
+        )
+    ).scalar_one_or_none()
+    if user_id is not None:
+        return user_id
+    row = (
+        await session.execute(
+            select(EmailToken.used_at, EmailToken.expires_at).where(
+                EmailToken.token_hash == digest, EmailToken.purpose == purpose.value
+            )
+        )
+    ).first()
+    if row is None:
+        raise EmailTokenInvalid()
+    if row.used_at is not None:
+        raise EmailTokenUsed()
+    raise EmailTokenExpired()
+
+
+def email_link(page: str, token: str) -> str:
+    """`{FRONTEND_URL}/{page}?token=...` (the token is URL-safe as it is)."""
+    return f"{get_settings().FRONTEND_URL.rstrip('/')}/{page}?token={token}"
+
+
+def describe_duration(duration: timedelta) -> str:
+    """"48 hours", "1 hour", "60 minutes": how long a link stays valid, for the email."""
+    minutes = round(duration.total_seconds() / 60)
+    if minutes >= 120 and minutes % 60 == 0:
+        return f"{minutes // 60} hours"
+    if minutes == 60:
+        return "1 hour"
+    return f"{minutes} minute{'' if minutes == 1 else 's'}"

@@ -1,0 +1,80 @@
+"""Proving that an account's owner reads its email address: the link sent at sign-up,
+again on request, and its confirmation."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lib.accounts.email_tokens import (
+    consume_email_token,
+    describe_duration,
+    discard_email_token,
+    email_link,
+    issue_email_token,
+    retire_email_tokens,
+    seconds_until_next_email,
+)
+from lib.config import get_settings
+from lib.email import Email, send_email
+from lib.errors import EmailTokenInvalid, TooManyRequests
+from lib.models import EmailTokenPurpose, User
+
+VERIFY = EmailTokenPurpose.VERIFY_EMAIL
+
+
+async def send_verification_email(session: AsyncSession, *, user: User) -> bool:
+    """Email the user a fresh verification link; True when it was sent.
+
+    When it could not be sent, the new token is discarded (the user can ask again
+    at once) and earlier links keep working; otherwise only the new link works.
+    """
+    settings = get_settings()
+    lifetime = timedelta(hours=settings.VERIFY_TOKEN_EXPIRE_HOURS)
+    issued = issue_email_token(session, user_id=user.id, purpose=VERIFY, lifetime=lifetime)
+    await session.flush()
+    sent = await send_email(
+        Email(
+            to=user.email,
+            subject=f"Confirm your email address for {settings.APP_NAME}",
+            template="verify_email",
+            context={
+                "first_name": user.first_name,
+                "link": email_link("verify-email", issued.token),
+                "expires_in": describe_duration(lifetime),
+            },
+        )
+    )
+    if sent:
+        await retire_email_tokens(session, user_id=user.id, purpose=VERIFY, keep=issued.id)
+    else:
+        await discard_email_token(session, token_id=issued.id)
+    return sent
+
+
+async def resend_verification_email(session: AsyncSession, *, user: User) -> bool:
+    """Send a new link unless the address is already verified (then False, and no email).
+
+    At most one email per `EMAIL_THROTTLE_SECONDS` (the sign-up email counts): 429 with
+    `Retry-After` otherwise. The user's row is locked so that concurrent requests queue.
+    """
+    await session.execute(select(User.id).where(User.id == user.id).with_for_update())  # type: ignore[arg-type]
+    if user.is_verified:
+        return False
+    wait = await seconds_until_next_email(session, user_id=user.id, purpose=VERIFY)
+    if wait:
+        raise TooManyRequests(wait, "A verification email was sent recently; try again later")
+    await send_verification_email(session, user=user)
+    return True
+
+
+async def verify_email(session: AsyncSession, *, token: str) -> None:
+    """Mark the token's account verified; 400 when the token is invalid, expired or used."""
+    user_id = await consume_email_token(session, token=token, purpose=VERIFY)
+    user = await session.get(User, user_id, with_for_update=True)
+    if user is None or not user.is_active:
+        raise EmailTokenInvalid()
+    user.is_verified = True
+    await retire_email_tokens(session, user_id=user.id, purpose=VERIFY)
