@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
@@ -116,6 +119,19 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, str(exc.detail), code, dict(exc.headers or {}))
 
 
+async def _validation_error(_request: Request, exc: Exception) -> Response:
+    """FastAPI's 422 body; without the offending inputs when they cannot be rendered as JSON
+    (NaN, lone surrogates), which would otherwise turn a bad request into a 500."""
+    assert isinstance(exc, RequestValidationError)
+    errors = jsonable_encoder(exc.errors())
+    try:
+        return JSONResponse({"detail": errors}, status_code=422)
+    except ValueError:
+        safe = [{name: value for name, value in error.items() if name != "input"} for error in errors]
+        body = json.dumps({"detail": safe}, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+        return Response(body, status_code=422, media_type="application/json")
+
+
 def is_database_unavailable(exc: BaseException) -> bool:
     if isinstance(exc, (OSError, TimeoutError, sa_exc.OperationalError, sa_exc.InterfaceError)):
         return True
@@ -149,6 +165,7 @@ async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AuthError, _auth_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     for exc_type in (sa_exc.DBAPIError, OSError, TimeoutError, Exception):
         app.add_exception_handler(exc_type, _unexpected_error)

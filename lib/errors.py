@@ -120,6 +120,17 @@ class UsernameTaken(Conflict):
     detail = "This username is taken"
 
 
+class InvalidPassword(AuthError):
+    status_code = 400
+    code = "invalid_password"
+    detail = "The current password is incorrect"
+
+
+class LastAdmin(Conflict):
+    code = "last_admin"
+    detail = "The last active admin cannot be demoted, deactivated or deleted"
+
+
 class TooManyRequests(AuthError):
     status_code = 429
     code = "too_many_requests"

@@ -47,6 +47,7 @@ asyncio.set_event_loop(_IMPORT_LOOP)
 from tests.fixtures.app import clear_caches, client, make_client  # noqa: E402
 from tests.fixtures.database import clean_tables, is_postgres, migrate  # noqa: E402
 from tests.fixtures.mail import smtp_server  # noqa: E402
+from tests.fixtures.roles import accounts  # noqa: E402, F401
 from tests.fixtures.users import UserFactory  # noqa: E402
 
 __all__ = ["client", "make_client", "smtp_server"]

@@ -1,10 +1,71 @@
 from __future__ import annotations
 
+import json
 import uuid
+from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic_core import PydanticCustomError
+
+from lib.models import Role
+from lib.security.password_policy import check_password
+
+QUESTIONNAIRE_MAX_BYTES = 16 * 1024
+MAX_OFFSET = 2**31 - 1
+
+
+def _storable_text(value: str) -> str:
+    """Text both databases can store: PostgreSQL refuses NUL, and lone surrogates are not UTF-8."""
+    if "\x00" in value:
+        raise PydanticCustomError("string_nul_character", "Text must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PydanticCustomError("string_not_utf8", "Text must be valid Unicode") from None
+    return value
+
+
+def _empty_to_none(value: str | None) -> str | None:
+    return value or None
+
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100), AfterValidator(_storable_text)]
+
+
+def _strings(document: Any) -> Iterator[str]:
+    stack = [document]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def _check_questionnaire(document: dict[str, Any]) -> dict[str, Any]:
+    try:
+        encoded = json.dumps(document, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+    except (ValueError, RecursionError):
+        raise PydanticCustomError(
+            "questionnaire_invalid", "Background questionnaire must be plain JSON (no NaN, valid Unicode)"
+        ) from None
+    if len(encoded) > QUESTIONNAIRE_MAX_BYTES:
+        raise PydanticCustomError(
+            "questionnaire_too_large",
+            "Background questionnaire must be at most {max_bytes} bytes of JSON, not {size}",
+            {"max_bytes": QUESTIONNAIRE_MAX_BYTES, "size": len(encoded)},
+        )
+    if any("\x00" in text for text in _strings(document)):
+        raise PydanticCustomError("string_nul_character", "Text must not contain NUL characters")
+    return document
+
+
+Questionnaire = Annotated[dict[str, Any], AfterValidator(_check_questionnaire)]
 
 
 class UserPublic(BaseModel):
@@ -24,3 +85,69 @@ class UserPublic(BaseModel):
     background_questionnaire: dict[str, Any] | None
     created_at: datetime
     updated_at: datetime
+
+
+class UserUpdate(BaseModel):
+    """Profile fields the user may change; those left out stay as they are, `null` clears one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    first_name: Annotated[Name | None, AfterValidator(_empty_to_none)] = None
+    last_name: Annotated[Name | None, AfterValidator(_empty_to_none)] = None
+    background_questionnaire: Questionnaire | None = Field(
+        default=None, description=f"A JSON object of at most {QUESTIONNAIRE_MAX_BYTES} bytes"
+    )
+
+
+class AdminUserUpdate(BaseModel):
+    """What an admin may change on an account; fields left out stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role | None = None
+    is_active: bool | None = None
+    is_verified: bool | None = None
+
+    @field_validator("role", "is_active", "is_verified")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        # Runs only for values actually sent: an explicit null is a mistake, not "unchanged".
+        if value is None:
+            raise PydanticCustomError("null_not_allowed", "Leave the field out instead of sending null")
+        return value
+
+
+class ChangePasswordRequest(BaseModel):
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str
+
+    @field_validator("new_password")
+    @classmethod
+    def _password_policy(cls, value: str) -> str:
+        return check_password(value)
+
+
+class SessionPublic(BaseModel):
+    """One live sign-in (refresh-token family) of the user."""
+
+    id: uuid.UUID
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    user_agent: str | None
+    current: bool
+
+
+class UserListQuery(BaseModel):
+    limit: int = Field(default=50, ge=1, le=100)
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
+    q: Annotated[str, AfterValidator(_storable_text)] | None = Field(
+        default=None, max_length=320, description="Part of an email or username (any letter case)"
+    )
+
+
+class UserPage(BaseModel):
+    items: list[UserPublic]
+    total: int
+    limit: int
+    offset: int

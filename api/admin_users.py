@@ -1,0 +1,44 @@
+"""User administration: admins may do everything, moderators may read."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+from mangum import Mangum
+
+from lib.app import create_app
+from lib.deps import AdminUser, Session, StaffUser
+from lib.users import admin
+from lib.users.schemas import AdminUserUpdate, UserListQuery, UserPage, UserPublic
+
+router = APIRouter(tags=["admin"])
+
+
+@router.get("/api/v1/admin/users", response_model=UserPage)
+async def list_users(session: Session, _: StaffUser, query: Annotated[UserListQuery, Query()]) -> UserPage:
+    """List users, oldest first, optionally only those whose email or username contains `q`."""
+    return await admin.list_users(session, query=query)
+
+
+@router.get("/api/v1/admin/users/{user_id}", response_model=UserPublic)
+async def read_user(session: Session, _: StaffUser, user_id: uuid.UUID) -> UserPublic:
+    """One user's account."""
+    return UserPublic.model_validate(await admin.get_user(session, user_id=user_id))
+
+
+@router.patch("/api/v1/admin/users/{user_id}", response_model=UserPublic)
+async def update_user(session: Session, _: AdminUser, user_id: uuid.UUID, data: AdminUserUpdate) -> UserPublic:
+    """Change role, active and verified flags; demotion and deactivation end the user's sessions."""
+    return UserPublic.model_validate(await admin.update_user(session, user_id=user_id, data=data))
+
+
+@router.delete("/api/v1/admin/users/{user_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+async def delete_user(session: Session, _: AdminUser, user_id: uuid.UUID) -> None:
+    """Delete the account with its sessions and tokens."""
+    await admin.delete_user(session, user_id=user_id)
+
+
+app = create_app(router)
+handler = Mangum(app, lifespan="off")
