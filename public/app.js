@@ -36,7 +36,8 @@
  * after a renewal. There is no timer: an idle tab does not keep its session alive. All callers
  * that need a renewal at the same moment share one in-flight refresh (`refreshTokens`), because
  * each refresh consumes the refresh token: two concurrent refreshes with one token would be
- * reuse, and the API would revoke the session.
+ * reuse, and the API would revoke the session. (The one race left: a reload while a refresh is
+ * on its way loses the answer, so the page presents the consumed token again and is signed out.)
  *
  * The API base URL comes from <meta name="api-base"> (empty: this page's origin). On a page
  * served from a loopback address (development), `?api=http://host:port` overrides it, so a
