@@ -32,3 +32,12 @@ async def test_static_files_do_not_shadow_the_api_or_docs(client: httpx.AsyncCli
     unknown = await client.get("/api/v1/no-such-endpoint")
     assert unknown.status_code == 404
     assert unknown.json() == {"detail": "Not Found", "code": "not_found"}
+
+
+async def test_api_paths_keep_their_405_and_404(client: httpx.AsyncClient) -> None:
+    wrong_method = await client.get("/api/v1/login")
+    assert wrong_method.status_code == 405
+    assert wrong_method.json()["code"] == "method_not_allowed"
+    unknown = await client.post("/api/v1/no-such-endpoint")
+    assert unknown.status_code == 404
+    assert (await client.get("/.well-known/nothing")).status_code == 404
