@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from lib.config import get_settings
 from lib.errors import EmailTokenExpired, EmailTokenInvalid, EmailTokenUsed
@@ -49,9 +50,9 @@ async def seconds_until_next_email(session: AsyncSession, *, user_id: uuid.UUID,
     window = get_settings().EMAIL_THROTTLE_SECONDS
     last_sent = (
         await session.execute(
-            select(EmailToken.created_at)
-            .where(EmailToken.user_id == user_id, EmailToken.purpose == purpose.value)
-            .order_by(EmailToken.created_at.desc())  # type: ignore[union-attr]
+            select(col(EmailToken.created_at))
+            .where(col(EmailToken.user_id) == user_id, col(EmailToken.purpose) == purpose.value)
+            .order_by(col(EmailToken.created_at).desc())
             .limit(1)
         )
     ).scalar_one_or_none()
@@ -64,7 +65,7 @@ async def seconds_until_next_email(session: AsyncSession, *, user_id: uuid.UUID,
 async def discard_email_token(session: AsyncSession, *, token_id: uuid.UUID) -> None:
     """Forget a token whose email could not be sent: it never works and does not count
     against the throttle, so the user can ask again at once."""
-    await session.execute(delete(EmailToken).where(EmailToken.id == token_id))  # type: ignore[arg-type]
+    await session.execute(delete(EmailToken).where(col(EmailToken.id) == token_id))
 
 
 async def retire_email_tokens(
@@ -74,14 +75,14 @@ async def retire_email_tokens(
     statement = (
         update(EmailToken)
         .where(
-            EmailToken.user_id == user_id,
-            EmailToken.purpose == purpose.value,
-            EmailToken.used_at.is_(None),  # type: ignore[union-attr]
+            col(EmailToken.user_id) == user_id,
+            col(EmailToken.purpose) == purpose.value,
+            col(EmailToken.used_at).is_(None),
         )
         .values(used_at=utcnow())
     )
     if keep is not None:
-        statement = statement.where(EmailToken.id != keep)
+        statement = statement.where(col(EmailToken.id) != keep)
     await session.execute(statement)
 
 
@@ -98,21 +99,21 @@ async def consume_email_token(session: AsyncSession, *, token: str, purpose: Ema
         await session.execute(
             update(EmailToken)
             .where(
-                EmailToken.token_hash == digest,
-                EmailToken.purpose == purpose.value,
-                EmailToken.used_at.is_(None),  # type: ignore[union-attr]
-                EmailToken.expires_at > now,  # type: ignore[arg-type]
+                col(EmailToken.token_hash) == digest,
+                col(EmailToken.purpose) == purpose.value,
+                col(EmailToken.used_at).is_(None),
+                col(EmailToken.expires_at) > now,
             )
             .values(used_at=now)
-            .returning(EmailToken.user_id)
+            .returning(col(EmailToken.user_id))
         )
     ).scalar_one_or_none()
     if user_id is not None:
         return user_id
     row = (
         await session.execute(
-            select(EmailToken.used_at, EmailToken.expires_at).where(
-                EmailToken.token_hash == digest, EmailToken.purpose == purpose.value
+            select(col(EmailToken.used_at), col(EmailToken.expires_at)).where(
+                col(EmailToken.token_hash) == digest, col(EmailToken.purpose) == purpose.value
             )
         )
     ).first()
@@ -129,7 +130,7 @@ def email_link(page: str, token: str) -> str:
 
 
 def describe_duration(duration: timedelta) -> str:
-    """"48 hours", "1 hour", "60 minutes": how long a link stays valid, for the email."""
+    """How long a link stays valid, in words for the email: "48 hours", "1 hour", "30 minutes"."""
     minutes = round(duration.total_seconds() / 60)
     if minutes >= 120 and minutes % 60 == 0:
         return f"{minutes // 60} hours"

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 from fastapi.exceptions import RequestValidationError
 from pydantic_core import PydanticCustomError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from lib.accounts.email_tokens import (
     consume_email_token,
@@ -41,7 +43,7 @@ async def request_password_reset(session: AsyncSession, *, email: str) -> None:
     itself takes longer for a real account.
     """
     user = (
-        await session.execute(select(User).where(User.email == email.lower()).with_for_update())
+        await session.execute(select(User).where(col(User.email) == email.lower()).with_for_update())
     ).scalar_one_or_none()
     if user is None or not user.is_active:
         await seconds_until_next_email(session, user_id=uuid.uuid4(), purpose=RESET)
@@ -76,7 +78,12 @@ def _check_new_password(password: str, user: User) -> None:
     try:
         check_password(password, email=user.email, username=user.username)
     except PydanticCustomError as exc:
-        error = {"type": exc.type, "loc": ("body", "new_password"), "msg": exc.message(), "input": password}
+        error: dict[str, Any] = {
+            "type": exc.type,
+            "loc": ("body", "new_password"),
+            "msg": exc.message(),
+            "input": password,
+        }
         if exc.context:
             error["ctx"] = exc.context
         raise RequestValidationError([error]) from None

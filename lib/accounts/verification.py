@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from lib.accounts.email_tokens import (
     consume_email_token,
@@ -60,7 +61,7 @@ async def resend_verification_email(session: AsyncSession, *, user: User) -> boo
     At most one email per `EMAIL_THROTTLE_SECONDS` (the sign-up email counts): 429 with
     `Retry-After` otherwise. The user's row is locked so that concurrent requests queue.
     """
-    await session.execute(select(User.id).where(User.id == user.id).with_for_update())  # type: ignore[arg-type]
+    await session.execute(select(col(User.id)).where(col(User.id) == user.id).with_for_update())
     if user.is_verified:
         return False
     wait = await seconds_until_next_email(session, user_id=user.id, purpose=VERIFY)

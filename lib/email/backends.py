@@ -21,17 +21,22 @@ async def deliver(message: EmailMessage) -> None:
     elif settings.EMAIL_BACKEND == "ses":
         await send_ses(message, settings)
     else:
-        send_console(message)
+        send_console(message, settings)
 
 
-def send_console(message: EmailMessage) -> None:
-    """Print the message (its plain-text part, links included) so local flows can be followed."""
+def send_console(message: EmailMessage, settings: Settings) -> None:
+    """Print the message (its plain-text part, links included) so local flows can be followed.
+
+    Never in production: a reset link in a log file would let anyone who reads the logs
+    take over the account.
+    """
+    if settings.ENVIRONMENT == "production":
+        raise RuntimeError("EMAIL_BACKEND=console prints links and is for development; use smtp or ses")
     text = message.get_body(preferencelist=("plain",))
     body = text.get_content() if isinstance(text, EmailMessage) else ""
     rule = "-" * 72
-    sys.stdout.write(
-        f"{rule}\nTo: {message['To']}\nFrom: {message['From']}\nSubject: {message['Subject']}\n\n{body.rstrip()}\n{rule}\n"
-    )
+    headers = f"To: {message['To']}\nFrom: {message['From']}\nSubject: {message['Subject']}"
+    sys.stdout.write(f"{rule}\n{headers}\n\n{body.rstrip()}\n{rule}\n")
     sys.stdout.flush()
 
 
@@ -56,6 +61,7 @@ async def send_smtp(message: EmailMessage, settings: Settings) -> None:
 
 async def send_ses(message: EmailMessage, settings: Settings) -> None:
     """Send the raw MIME message with SES in `AWS_REGION` (credentials from the AWS environment)."""
+
     def send() -> None:
         _ses_client(settings.AWS_REGION, settings.SMTP_TIMEOUT).send_raw_email(
             Source=settings.SMTP_SENDER_EMAIL,

@@ -5,10 +5,11 @@ import hashlib
 from collections.abc import Callable
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlmodel import col
 
 from lib.db import get_engine
-from lib.models import EmailToken
+from lib.models import EmailToken, User
 from tests.fixtures.email_links import expire_token
 from tests.fixtures.mail import Mailbox
 from tests.fixtures.users import UserFactory, bearer
@@ -218,3 +219,17 @@ async def test_concurrent_resets_with_one_token_exactly_one_succeeds(
 async def test_reset_password_request_is_validated(client: httpx.AsyncClient) -> None:
     for body in ({"token": "", "new_password": NEW_PASSWORD}, {"new_password": NEW_PASSWORD}, {"token": "abc"}):
         assert (await client.post("/api/v1/reset-password", json=body)).status_code == 422
+
+
+async def test_reset_link_of_a_deactivated_account_is_refused(
+    client: httpx.AsyncClient, users: UserFactory, smtp_server: Mailbox
+) -> None:
+    user = await users.sign_up()
+    token = await reset_link_token(client, smtp_server, user.email)
+    async with get_engine().begin() as connection:
+        await connection.execute(update(User).where(col(User.email) == user.email).values(is_active=False))
+
+    response = await reset(client, token)
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_token"

@@ -1,0 +1,144 @@
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+import httpx
+import pytest
+from sqlalchemy import func, select, update
+
+from lib.db import get_engine
+from lib.models import EmailToken, User
+from tests.fixtures.email_links import age_email_tokens
+from tests.fixtures.mail import Mailbox, free_port
+from tests.fixtures.users import UserFactory
+
+ACCEPTED = {"detail": "If an account uses this address, a link to reset its password has been sent to it."}
+
+
+async def forgot(client: httpx.AsyncClient, email: str) -> httpx.Response:
+    return await client.post("/api/v1/forgot-password", json={"email": email})
+
+
+async def email_token_count() -> int:
+    async with get_engine().connect() as connection:
+        return int((await connection.execute(select(func.count()).select_from(EmailToken))).scalar_one())
+
+
+async def test_known_unknown_and_inactive_addresses_get_identical_answers(
+    client: httpx.AsyncClient, users: UserFactory, smtp_server: Mailbox
+) -> None:
+    known = await users.sign_up()
+    inactive = await users.sign_up()
+    async with get_engine().begin() as connection:
+        await connection.execute(update(User).where(User.email == inactive.email).values(is_active=False))  # type: ignore[arg-type]
+
+    answers = [await forgot(client, email) for email in (known.email, "nobody@example.com", inactive.email)]
+
+    assert {response.status_code for response in answers} == {202}
+    assert all(response.json() == ACCEPTED for response in answers)
+    assert len({tuple(sorted(response.headers.items())) for response in answers}) == 1
+    assert len(smtp_server.to(known.email)) == 2  # the sign-up verification, then the reset link
+    smtp_server.last(known.email, "Reset").token("reset-password")
+    assert smtp_server.to("nobody@example.com") == []
+    assert [received.subject for received in smtp_server.to(inactive.email)] == [
+        "Confirm your email address for Auth Service"
+    ]
+
+
+async def test_forgot_password_matches_the_address_in_any_letter_case(
+    client: httpx.AsyncClient, users: UserFactory, smtp_server: Mailbox
+) -> None:
+    user = await users.sign_up(email="Mixed.Case@Example.com")
+
+    assert (await forgot(client, "MIXED.case@EXAMPLE.COM")).status_code == 202
+
+    assert smtp_server.last("mixed.case@example.com", "Reset").recipients == ["mixed.case@example.com"]
+    assert user.email == "mixed.case@example.com"
+
+
+async def test_forgot_password_throttle_holds_per_address(
+    client: httpx.AsyncClient, users: UserFactory, smtp_server: Mailbox
+) -> None:
+    user = await users.sign_up()
+    other = await users.sign_up()
+
+    answers = [await forgot(client, user.email) for _ in range(3)]
+    other_answer = await forgot(client, other.email)
+
+    assert [response.status_code for response in answers] == [202, 202, 202]
+    assert all(response.json() == ACCEPTED for response in answers)
+    assert len(smtp_server.to(user.email)) == 2  # verification + one reset link
+    assert other_answer.status_code == 202
+    assert len(smtp_server.to(other.email)) == 2
+
+    await age_email_tokens(61)
+    assert (await forgot(client, user.email)).status_code == 202
+    assert len(smtp_server.to(user.email)) == 3
+
+
+async def test_a_new_reset_link_retires_the_previous_one(
+    client: httpx.AsyncClient, users: UserFactory, smtp_server: Mailbox
+) -> None:
+    user = await users.sign_up()
+    await forgot(client, user.email)
+    first = smtp_server.last(user.email, "Reset").token("reset-password")
+    await age_email_tokens(61)
+    await forgot(client, user.email)
+    second = smtp_server.last(user.email, "Reset").token("reset-password")
+    assert first != second
+
+    stale = await client.post("/api/v1/reset-password", json={"token": first, "new_password": "fresh password 1"})
+    fresh = await client.post("/api/v1/reset-password", json={"token": second, "new_password": "fresh password 2"})
+
+    assert stale.status_code == 400
+    assert stale.json()["code"] == "token_used"
+    assert fresh.status_code == 204
+
+
+@pytest.mark.parametrize("email", ["not-an-address", "", "a@b", "x" * 320 + "@example.com"])
+async def test_forgot_password_rejects_what_is_not_an_address(client: httpx.AsyncClient, email: str) -> None:
+    response = await client.post("/api/v1/forgot-password", json={"email": email})
+
+    assert response.status_code == 422
+
+
+async def test_smtp_down_forgot_password_still_202_and_the_user_can_ask_again(
+    client: httpx.AsyncClient,
+    users: UserFactory,
+    smtp_server: Mailbox,
+    settings_env: Callable[..., None],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    user = await users.sign_up()
+    settings_env(SMTP_PORT=str(free_port()))  # nothing listens there
+
+    with caplog.at_level(logging.WARNING, logger="auth.email"):
+        down = await forgot(client, user.email)
+        unknown = await forgot(client, "nobody@example.com")
+
+    assert down.status_code == unknown.status_code == 202
+    assert down.json() == unknown.json() == ACCEPTED
+    failures = [record for record in caplog.records if record.name == "auth.email"]
+    assert len(failures) == 1
+    assert "reset_password" in failures[0].getMessage()
+    assert "token=" not in caplog.text
+    assert await email_token_count() == 1  # only the sign-up's verification token; the unsent one is gone
+
+    settings_env(SMTP_PORT=str(smtp_server.port))
+    assert (await forgot(client, user.email)).status_code == 202  # not throttled: nothing was sent
+    token = smtp_server.last(user.email, "Reset").token("reset-password")
+    reset = await client.post("/api/v1/reset-password", json={"token": token, "new_password": "after the outage"})
+    assert reset.status_code == 204
+
+
+async def test_concurrent_requests_for_one_address_send_one_email(
+    client: httpx.AsyncClient, users: UserFactory, smtp_server: Mailbox
+) -> None:
+    user = await users.sign_up()
+
+    answers = await asyncio.gather(*(forgot(client, user.email) for _ in range(5)))
+
+    assert [response.status_code for response in answers] == [202] * 5
+    assert len([received for received in smtp_server.to(user.email) if "Reset" in received.subject]) == 1
