@@ -141,8 +141,8 @@ class SessionPublic(BaseModel):
 class UserListQuery(BaseModel):
     limit: int = Field(default=50, ge=1, le=100)
     offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
-    q: Annotated[str, AfterValidator(_storable_text)] | None = Field(
-        default=None, max_length=320, description="Part of an email or username (any letter case)"
+    q: Annotated[str, StringConstraints(max_length=320), AfterValidator(_storable_text)] | None = Field(
+        default=None, description="Part of an email or username (any letter case)"
     )
 
 
