@@ -6,7 +6,7 @@ import json
 from functools import lru_cache
 from typing import Annotated, Literal
 
-from pydantic import ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from lib.config_error import ConfigError
@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     JWT_ISSUER: str = DEFAULT_JWT_ISSUER
     JWT_AUDIENCE: str = "auth-service"
     ACCESS_TOKEN_EXPIRE_MINUTES: int = 15
+    # Seconds-level lifetime for tests and demos of token expiry; overrides the minutes when set.
+    ACCESS_TOKEN_EXPIRE_SECONDS: Annotated[int | None, Field(ge=1)] = None
     REFRESH_TOKEN_EXPIRE_DAYS: int = 7
     SINGLE_SESSION: bool = True
     REQUIRE_VERIFIED_EMAIL: bool = False
@@ -78,6 +80,15 @@ class Settings(BaseSettings):
     CORS_ALLOW_CREDENTIALS: bool = True
     CORS_ALLOW_METHODS: CommaList = ["GET", "POST", "PATCH", "DELETE", "OPTIONS"]
     CORS_ALLOW_HEADERS: CommaList = ["Authorization", "Content-Type"]
+
+    @property
+    def access_token_lifetime_seconds(self) -> int:
+        return self.ACCESS_TOKEN_EXPIRE_SECONDS or self.ACCESS_TOKEN_EXPIRE_MINUTES * 60
+
+    @field_validator("ACCESS_TOKEN_EXPIRE_SECONDS", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator(
         "RSA_PREVIOUS_PUBLIC_KEYS",

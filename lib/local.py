@@ -7,14 +7,26 @@ import pkgutil
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
-from starlette.routing import Route
+from starlette.routing import Match, Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
 import api
 from lib.app import create_app
 from lib.wellknown import DOCUMENTS
 
 ROOT = Path(__file__).resolve().parent.parent
+# Paths the functions own: the page never answers for them, so their 404 and 405 stay the API's.
+API_PREFIXES = ("/api/", "/.well-known/")
+
+
+class PublicFiles(Mount):
+    """The demo page (`public/`) at `/`, for every path the functions do not own."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] == "http" and str(scope["path"]).startswith(API_PREFIXES):
+            return Match.NONE, {}
+        return super().matches(scope)
 
 
 def function_names() -> list[str]:
@@ -34,7 +46,7 @@ def create_local_app() -> FastAPI:
     app = create_app(*routers, docs=True, extra_routes=extra_routes)
     public = ROOT / "public"
     if public.is_dir() and any(public.iterdir()):
-        app.mount("/", StaticFiles(directory=public, html=True), name="public")
+        app.router.routes.append(PublicFiles("/", app=StaticFiles(directory=public, html=True), name="public"))
     return app
 
 

@@ -67,6 +67,12 @@ apt_install() {
   fi
 }
 
+# ensure_chromium: Debian's Chromium for the browser tests (Playwright drives it; it downloads no browser).
+ensure_chromium() {
+  [ -x /usr/bin/chromium ] || apt_install chromium
+  [ -x /usr/bin/chromium ] || die "/usr/bin/chromium not found after installing the chromium package"
+}
+
 pg_bin_dir() {
   local dir
   dir="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"

@@ -68,7 +68,7 @@ def _encode(claims: dict[str, Any], header_type: str) -> str:
 def create_access_token(*, user_id: uuid.UUID, role: str, session_id: uuid.UUID) -> IssuedToken:
     settings = get_settings()
     now = int(time.time())
-    expires_at = now + settings.ACCESS_TOKEN_EXPIRE_MINUTES * 60
+    expires_at = now + settings.access_token_lifetime_seconds
     jti = secrets.token_urlsafe(16)
     claims = {
         "iss": settings.JWT_ISSUER,

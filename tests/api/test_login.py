@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import httpx
 import pytest
 from sqlalchemy import select, update
 
 from lib.db import get_engine
 from lib.models import User
+from tests.fixtures.tokens import unverified_claims
 from tests.fixtures.users import PASSWORD, UserFactory, bearer
 
 
@@ -124,3 +127,16 @@ async def test_legacy_bcrypt_hash_is_upgraded_at_login(client: httpx.AsyncClient
         stored = (await connection.execute(select(User.hashed_password).where(User.email == user.email))).scalar_one()
     assert stored.startswith("$argon2id$")
     assert (await users.login(user.email)).status_code == 200
+
+
+async def test_access_token_lifetime_in_seconds_is_honoured(
+    client: httpx.AsyncClient, users: UserFactory, settings_env: Callable[..., None]
+) -> None:
+    settings_env(ACCESS_TOKEN_EXPIRE_SECONDS="7")
+    user = await users.sign_up()
+    response = await users.login(user.username)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    claims = unverified_claims(body["access_token"])
+    assert body["expires_in"] == 7
+    assert claims["exp"] - claims["iat"] == 7

@@ -71,3 +71,29 @@ def test_production_with_safe_settings_starts(monkeypatch: pytest.MonkeyPatch) -
         assert get_settings().ENVIRONMENT == "production"
     finally:
         get_settings.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("seconds", "lifetime"),
+    [(None, 15 * 60), ("", 15 * 60), ("5", 5)],
+)
+def test_access_token_lifetime_in_seconds_overrides_minutes(
+    monkeypatch: pytest.MonkeyPatch, seconds: str | None, lifetime: int
+) -> None:
+    monkeypatch.setenv("ACCESS_TOKEN_EXPIRE_MINUTES", "15")
+    if seconds is None:
+        monkeypatch.delenv("ACCESS_TOKEN_EXPIRE_SECONDS", raising=False)
+    else:
+        monkeypatch.setenv("ACCESS_TOKEN_EXPIRE_SECONDS", seconds)
+    assert Settings(_env_file=None).access_token_lifetime_seconds == lifetime
+
+
+@pytest.mark.parametrize("seconds", ["0", "-3", "soon"])
+def test_access_token_lifetime_in_seconds_must_be_positive(monkeypatch: pytest.MonkeyPatch, seconds: str) -> None:
+    monkeypatch.setenv("ACCESS_TOKEN_EXPIRE_SECONDS", seconds)
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(ConfigError, match="ACCESS_TOKEN_EXPIRE_SECONDS"):
+            get_settings()
+    finally:
+        get_settings.cache_clear()
