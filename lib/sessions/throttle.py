@@ -98,10 +98,3 @@ async def record_login_failure(session: AsyncSession, *, keys: ThrottleKeys) -> 
 async def reset_login_failures(session: AsyncSession, *, keys: ThrottleKeys) -> None:
     """A successful login clears the account's count (not the address's)."""
     await session.execute(delete(LoginFailure).where(col(LoginFailure.key) == keys.account))
-
-
-async def delete_stale_login_failures(session: AsyncSession) -> int:
-    """Forget failures that no longer count (for the scheduled clean-up); returns how many."""
-    since = utcnow() - timedelta(seconds=get_settings().LOGIN_FAILURE_WINDOW_SECONDS)
-    result = await session.execute(delete(LoginFailure).where(col(LoginFailure.created_at) <= since))
-    return int(result.rowcount)  # type: ignore[attr-defined]
