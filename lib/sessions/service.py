@@ -11,7 +11,6 @@ from lib.config import get_settings
 from lib.errors import EmailNotVerified, InactiveUser, InvalidCredentials, InvalidToken, RefreshTokenReused, TokenRevoked
 from lib.models import AuthSession, RefreshToken, User, utcnow
 from lib.security.digest import token_digest
-from lib.security.passwords import verify_password
 from lib.security.tokens import decode_token
 from lib.sessions.tokens import ClientInfo, TokenPair, issue_token_pair, revoke_session, revoke_user_sessions, start_session
 
@@ -27,6 +26,10 @@ async def find_user_by_login(session: AsyncSession, *, identifier: str) -> User 
 
 
 async def login(session: AsyncSession, *, identifier: str, password: str, client: ClientInfo) -> TokenPair:
+    # Imported here so that refresh and logout, which share this module, never load the hasher;
+    # the login function imports it at init (api/login.py).
+    from lib.security.passwords import verify_password
+
     user = await find_user_by_login(session, identifier=identifier)
     valid, new_hash = await verify_password(password, user.hashed_password if user else None)
     if user is None or not valid:
