@@ -58,8 +58,12 @@ def _b64encode(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
+
+
 def _b64decode(segment: str) -> bytes:
-    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    padded = (segment + "=" * (-len(segment) % 4)).encode("ascii").translate(_FROM_URLSAFE)
+    return binascii.a2b_base64(padded, strict_mode=True)
 
 
 def _json_segment(value: dict[str, Any]) -> str:
@@ -141,14 +145,24 @@ def _no_constants(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
+# One decoder for every token: `json.loads` with options would build a new one per call.
+_JSON = json.JSONDecoder(parse_constant=_no_constants)
+
+
 def _json_object(segment: str) -> dict[str, Any]:
     try:
-        value = json.loads(_b64decode(segment), parse_constant=_no_constants)
+        value = _JSON.decode(_b64decode(segment).decode("utf-8"))
     except (binascii.Error, ValueError):
         raise InvalidToken() from None
     if not isinstance(value, dict):
         raise InvalidToken()
     return value
+
+
+@lru_cache(maxsize=32)
+def _header(segment: str) -> dict[str, Any]:
+    """Parsed once per distinct header: our tokens carry one of a handful."""
+    return _json_object(segment)
 
 
 def _is_number(value: object) -> bool:
@@ -190,7 +204,7 @@ def decode_token(token: str, expected_type: TokenType) -> dict[str, Any]:
     if not token or len(token) > MAX_TOKEN_LENGTH or not _COMPACT_JWS.fullmatch(token):
         raise InvalidToken()
     header_segment, payload_segment, signature_segment = token.split(".")
-    header = _json_object(header_segment)
+    header = _header(header_segment)
     if header.get("alg") != ALGORITHM:
         raise InvalidToken("Token algorithm not accepted")
     if "crit" in header:  # no header extensions are understood here, so none may be critical (RFC 7515 4.1.11)
