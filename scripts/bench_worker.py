@@ -1,6 +1,6 @@
 """One fresh-interpreter measurement for `scripts/bench.py`; prints one JSON line.
 
-    bench_worker.py init MODULE            import MODULE, report init_ms
+    bench_worker.py init MODULE[,MODULE]   import the modules, report init_ms
     bench_worker.py function NAME SPEC     import api.NAME, then serve SPEC's requests in-process
     bench_worker.py first-sign             the first access token signed in a fresh process
 
@@ -16,7 +16,8 @@ import time
 def _import(module: str) -> tuple[object, dict[str, float]]:
     """Import `module`; its cost as CPU time (`init_ms`) and as wall-clock time (`init_wall_ms`)."""
     wall, cpu = time.perf_counter(), time.process_time()
-    imported = __import__(module, fromlist=["_"])
+    for name in module.split(","):
+        imported = __import__(name, fromlist=["_"])
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     return imported, {"init_ms": cpu * 1000, "init_wall_ms": wall * 1000}
 

@@ -83,15 +83,8 @@ def _signing_key() -> RSAPrivateKey:
 
 @lru_cache
 def _verification_keys() -> dict[str, RSAPublicKey]:
-    """Our key set by `kid`; previous keys are built from the numbers `lib.security.keys` already read."""
-    key_set = get_key_set()
-    keys = {}
-    for kid, public in key_set.public_keys.items():
-        if kid == key_set.signing_kid:
-            keys[kid] = _signing_key().public_key()
-        else:
-            keys[kid] = RSAPublicNumbers(public.e, public.n).public_key()
-    return keys
+    """Our key set by `kid`, built from the numbers `lib.security.keys` already read."""
+    return {kid: RSAPublicNumbers(key.e, key.n).public_key() for kid, key in get_key_set().public_keys.items()}
 
 
 @lru_cache
