@@ -220,7 +220,7 @@ async def scenario(name: str, count: int, fixtures: Fixtures) -> dict[str, Any]:
     if route is None:
         return {"requests": [_request("GET", "/")] * count}
     method, path = route
-    body = {} if method in {"POST", "PUT", "PATCH"} else None
+    body: dict[str, Any] | None = {} if method in {"POST", "PUT", "PATCH"} else None
     return {"requests": [_request(method, path, token=who.access_token, json_body=body)] * count}
 
 

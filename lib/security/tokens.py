@@ -87,6 +87,12 @@ def _verification_keys() -> dict[str, RSAPublicKey]:
     return {kid: RSAPublicNumbers(key.e, key.n).public_key() for kid, key in get_key_set().public_keys.items()}
 
 
+def load_keys() -> None:
+    """Parse the signing key and the key set now rather than during a first request."""
+    _signing_key()
+    _verification_keys()
+
+
 @lru_cache
 def _header_segment(kid: str, header_type: str) -> str:
     return _json_segment({"alg": ALGORITHM, "kid": kid, "typ": header_type})
