@@ -71,7 +71,7 @@ class Figures:
 
 # What any function with a database session imports, before a line of ours: the floor of its init.
 DATABASE_FUNCTION_LIBRARIES = (
-    "fastapi,mangum,pydantic_settings,sqlmodel,sqlalchemy.ext.asyncio,sqlalchemy.dialects.postgresql.asyncpg"
+    "fastapi,mangum,pydantic_settings,sqlmodel,sqlalchemy.ext.asyncio,sqlalchemy.dialects.postgresql.asyncpg,asyncpg"
 )
 
 
