@@ -7,6 +7,7 @@ from mangum import Mangum
 
 from lib.app import create_app
 from lib.deps import Client, Session
+from lib.security import passwords  # noqa: F401  (the hasher loads at init, not on the first login)
 from lib.sessions import service
 from lib.sessions.forms import LOGIN_OPENAPI, LoginCredentials
 from lib.sessions.schemas import TokenResponse

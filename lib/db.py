@@ -132,3 +132,8 @@ async def get_session() -> AsyncIterator[AsyncSession]:
             raise
         else:
             await session.commit()
+
+
+# Built at import, driver included, so that a cold start pays for it during init
+# rather than in its first request.
+get_engine()

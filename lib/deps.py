@@ -16,10 +16,13 @@ from lib.config import get_settings
 from lib.db import get_session
 from lib.errors import Forbidden, InvalidToken, TokenRevoked, Unauthorized
 from lib.models import AuthSession, Role, User
-from lib.security.tokens import decode_token
+from lib.security.tokens import decode_token, load_keys
 from lib.sessions.tokens import ClientInfo
 
 Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+# Once per process, at import: a cold start's first request checks and signs tokens at once.
+load_keys()
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/login", auto_error=False)
 

@@ -1,7 +1,9 @@
-"""Just enough DER to read the modulus and exponent out of an RSA PEM.
+"""Just enough DER to read the numbers out of an RSA PEM.
 
 The JWKS function publishes public keys on nearly every invocation from a cold
-start; reading `n` and `e` here keeps `cryptography` out of its import path.
+start; reading `n` and `e` here keeps `cryptography` out of its import path. The
+token code builds its key from the private numbers read here, which keeps
+`cryptography`'s serialization stack (SSH keys, ciphers, bcrypt) out of the rest.
 """
 
 from __future__ import annotations
@@ -72,21 +74,38 @@ def _algorithm_is_rsa(item: tuple[int, bytes]) -> bool:
     return tag == 0x06 and oid == RSA_ENCRYPTION_OID
 
 
+def _private_key_fields(label: str, der: bytes) -> list[tuple[int, bytes]]:
+    """The PKCS#1 RSAPrivateKey fields, from a PKCS#1 or PKCS#8 document."""
+    fields = _sequence(der)
+    if label == "PRIVATE KEY":
+        if len(fields) < 3 or fields[2][0] != 0x04 or not _algorithm_is_rsa(fields[1]):
+            raise KeyFormatError("not an RSA private key")
+        fields = _sequence(fields[2][1])
+    if len(fields) < 3:
+        raise KeyFormatError("not an RSA private key")
+    return fields
+
+
+def rsa_private_numbers(pem: str) -> tuple[int, ...]:
+    """(n, e, d, p, q, d mod (p-1), d mod (q-1), q^-1 mod p) of an RSA private key in PKCS#1 or PKCS#8 PEM."""
+    label, der = pem_to_der(pem)
+    if label not in {"RSA PRIVATE KEY", "PRIVATE KEY"}:
+        raise KeyFormatError(f"unsupported private key PEM type {label!r}")
+    fields = _private_key_fields(label, der)
+    if len(fields) < 9 or _integer(fields[0]) != 0:
+        raise KeyFormatError("not a two-prime RSA private key")
+    return tuple(_integer(field) for field in fields[1:9])
+
+
 def rsa_public_numbers(pem: str) -> tuple[int, int]:
     """(n, e) of an RSA private or public key in PKCS#1, PKCS#8 or SubjectPublicKeyInfo PEM."""
     label, der = pem_to_der(pem)
-    if label == "RSA PRIVATE KEY":
-        fields = _sequence(der)
+    if label in {"RSA PRIVATE KEY", "PRIVATE KEY"}:
+        fields = _private_key_fields(label, der)
         return _integer(fields[1]), _integer(fields[2])
     if label == "RSA PUBLIC KEY":
         fields = _sequence(der)
         return _integer(fields[0]), _integer(fields[1])
-    if label == "PRIVATE KEY":
-        fields = _sequence(der)
-        if len(fields) < 3 or fields[2][0] != 0x04 or not _algorithm_is_rsa(fields[1]):
-            raise KeyFormatError("not an RSA private key")
-        inner = _sequence(fields[2][1])
-        return _integer(inner[1]), _integer(inner[2])
     if label == "PUBLIC KEY":
         fields = _sequence(der)
         if len(fields) != 2 or fields[1][0] != 0x03 or not _algorithm_is_rsa(fields[0]):

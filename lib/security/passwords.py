@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import base64
+import os
 import secrets
+import threading
+from collections.abc import Callable
 from functools import lru_cache
 
 import anyio.to_thread
@@ -43,8 +46,25 @@ def _dummy_hash() -> str:
     )
 
 
+@lru_cache
+def _hashing_slots() -> threading.BoundedSemaphore:
+    """How many hashes may run at once: about one per `parallelism` cores.
+
+    Argon2 is CPU-bound and runs `parallelism` threads per hash. More hashes at once
+    than the cores can take finish no sooner, and starve the event loop, so that the
+    other requests' database connects time out.
+    """
+    lanes = get_settings().PASSWORD_ARGON2_PARALLELISM
+    return threading.BoundedSemaphore(max(1, (os.cpu_count() or 1) // max(1, lanes)))
+
+
+def _in_slot[T](operation: Callable[..., T], *args: str) -> T:
+    with _hashing_slots():
+        return operation(*args)
+
+
 async def hash_password(password: str) -> str:
-    return await anyio.to_thread.run_sync(_password_hash().hash, password)
+    return await anyio.to_thread.run_sync(_in_slot, _password_hash().hash, password)
 
 
 async def verify_password(password: str, hashed: str | None) -> tuple[bool, str | None]:
@@ -54,9 +74,9 @@ async def verify_password(password: str, hashed: str | None) -> tuple[bool, str 
     takes as long as for a real account.
     """
     if hashed is None:
-        await anyio.to_thread.run_sync(_password_hash().verify, password, _dummy_hash())
+        await anyio.to_thread.run_sync(_in_slot, _password_hash().verify, password, _dummy_hash())
         return False, None
     try:
-        return await anyio.to_thread.run_sync(_password_hash().verify_and_update, password, hashed)
+        return await anyio.to_thread.run_sync(_in_slot, _password_hash().verify_and_update, password, hashed)
     except Exception:  # an unrecognised or corrupt stored hash never authenticates
         return False, None

@@ -20,7 +20,6 @@ from lib.errors import (
 from lib.log import log_event
 from lib.models import AuthSession, RefreshToken, User, utcnow
 from lib.security.digest import token_digest
-from lib.security.passwords import verify_password
 from lib.security.tokens import decode_token
 from lib.sessions.throttle import check_login_throttle, record_login_failure, reset_login_failures, throttle_keys
 from lib.sessions.tokens import (
@@ -54,6 +53,11 @@ async def login(session: AsyncSession, *, identifier: str, password: str, client
     if throttled is not None:
         log_event("login_throttled", scope=throttled.scope, ip=client.ip_address, retry_after=throttled.retry_after)
         raise TooManyRequests(throttled.retry_after, "Too many failed logins; try again later")
+
+    # Imported here so that refresh and logout, which share this module, never load the hasher;
+    # the login function imports it at init (api/login.py).
+    from lib.security.passwords import verify_password
+
     user = await find_user_by_login(session, identifier=identifier)
     valid, new_hash = await verify_password(password, user.hashed_password if user else None)
     if user is None or not valid or not user.is_active:

@@ -1,0 +1,612 @@
+"""The performance benchmark: every figure beside the baseline it is judged against.
+
+Run it through `scripts/bench`, which starts PostgreSQL behind PgBouncer (transaction
+mode) and sets DATABASE_URL. Measures cold starts of every `api/*.py` function, the
+token path, login, `/user/me` and a mixed load; prints a table; `--json PATH` writes
+the figures. Password hashing uses the production defaults of the settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import pkgutil
+import random
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKER = ROOT / "scripts" / "bench_worker.py"
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass(frozen=True)
+class Plan:
+    runs: int  # fresh processes per function (init and first request)
+    warm_requests: int  # requests after the first one, in the same process
+    token_iterations: int
+    logins: int
+    me_requests: int
+    load_requests: int
+    concurrency: int = 32
+
+
+FULL = Plan(runs=5, warm_requests=5, token_iterations=500, logins=20, me_requests=200, load_requests=2000)
+QUICK = Plan(runs=1, warm_requests=2, token_iterations=30, logins=2, me_requests=10, load_requests=48, concurrency=8)
+
+
+@dataclass
+class Identity:
+    email: str
+    username: str
+    access_token: str
+    refresh_token: str
+    user_id: uuid.UUID
+
+
+@dataclass
+class Figures:
+    cold_start: dict[str, dict[str, float]] = field(default_factory=dict)
+    init_wall_ms: dict[str, float] = field(default_factory=dict)
+    statuses: dict[str, str] = field(default_factory=dict)
+    fastapi_import_ms: float = 0.0
+    local_app_init_ms: float = 0.0
+    libraries_init_ms: float = 0.0
+    token: dict[str, float] = field(default_factory=dict)
+    login: dict[str, float] = field(default_factory=dict)
+    me: dict[str, float] = field(default_factory=dict)
+    load: dict[str, Any] = field(default_factory=dict)
+    argon2: str = ""
+
+
+# What any function with a database session imports, before a line of ours: the floor of its init.
+DATABASE_FUNCTION_LIBRARIES = (
+    "fastapi,mangum,pydantic_settings,sqlmodel,sqlalchemy.ext.asyncio,sqlalchemy.dialects.postgresql.asyncpg,asyncpg"
+)
+
+
+def function_names() -> list[str]:
+    return sorted(m.name for m in pkgutil.iter_modules([str(ROOT / "api")]) if not m.name.startswith("_"))
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# --- environment -----------------------------------------------------------------------
+
+
+def prepare_environment() -> None:
+    """Settings defaults (production Argon2 parameters) with a fresh key and the given database."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from lib.config import Settings
+
+    database_url = os.environ.get("DATABASE_URL", "")
+    if not database_url.startswith("postgres"):
+        raise SystemExit("DATABASE_URL must name PostgreSQL behind PgBouncer (run scripts/bench, which starts them)")
+    for name in Settings.model_fields:
+        if name != "DATABASE_URL":
+            os.environ.pop(name, None)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    os.environ.update(
+        ENV_FILE="",
+        ENVIRONMENT="development",
+        RSA_PRIVATE_KEY_CONTENT=base64.b64encode(pem).decode("ascii"),
+        PYTHONWARNINGS="ignore",
+    )
+
+
+def migrate() -> None:
+    subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=ROOT, check=True, capture_output=True)
+
+
+# --- fixtures ----------------------------------------------------------------------------
+
+
+class Fixtures:
+    """Users created straight in the database (one hash reused), each with a live session."""
+
+    def __init__(self) -> None:
+        self.hashed: str | None = None
+        self.counter = 0
+
+    async def identity(self) -> Identity:
+        from sqlalchemy.ext.asyncio import AsyncSession
+
+        from lib.db import get_engine
+        from lib.models import User
+        from lib.security.passwords import hash_password
+        from lib.sessions.tokens import ClientInfo, start_session
+
+        if self.hashed is None:
+            self.hashed = await hash_password(PASSWORD)
+        self.counter += 1
+        tag = f"{uuid.uuid4().hex[:10]}{self.counter}"
+        async with AsyncSession(get_engine(), expire_on_commit=False) as session:
+            user = User(email=f"bench-{tag}@example.com", username=f"bench_{tag}", hashed_password=self.hashed)
+            session.add(user)
+            await session.flush()
+            pair = await start_session(session, user=user, client=ClientInfo(user_agent="bench"))
+            await session.commit()
+        return Identity(user.email, user.username, pair.access_token, pair.refresh_token, user.id)
+
+
+def _request(
+    method: str, path: str, *, token: str | None = None, json_body: object = None, form: dict[str, str] | None = None
+) -> dict[str, Any]:
+    headers: list[list[str]] = []
+    body = ""
+    if token:
+        headers.append(["authorization", f"Bearer {token}"])
+    if json_body is not None:
+        headers.append(["content-type", "application/json"])
+        body = json.dumps(json_body)
+    elif form is not None:
+        from urllib.parse import urlencode
+
+        headers.append(["content-type", "application/x-www-form-urlencoded"])
+        body = urlencode(form)
+    return {"method": method, "path": path, "headers": headers, "body": body}
+
+
+def _route_of(name: str) -> tuple[str, str] | None:
+    """(method, path) of the first route of an unknown function, path parameters filled with a UUID."""
+    import importlib
+    import re
+
+    module = importlib.import_module(f"api.{name}")
+    router = getattr(module, "router", None)
+    for route in getattr(router, "routes", []):
+        methods = sorted(getattr(route, "methods", None) or [])
+        if methods:
+            method = "GET" if "GET" in methods else methods[0]
+            return method, re.sub(r"\{[^}]+\}", str(uuid.uuid4()), route.path)
+    return None
+
+
+async def scenario(name: str, count: int, fixtures: Fixtures) -> dict[str, Any]:
+    """`count` requests that mean the same thing, for one function's first and warm requests."""
+    if name == "jwks":
+        return {"requests": [_request("GET", "/.well-known/jwks.json")] * count}
+    if name == "health":
+        return {"requests": [_request("GET", "/api/v1/health")] * count}
+    if name == "sign_up":
+        requests = []
+        for _ in range(count):
+            tag = uuid.uuid4().hex[:12]
+            payload = {"email": f"new-{tag}@example.com", "username": f"new_{tag}", "password": PASSWORD}
+            requests.append(_request("POST", "/api/v1/sign-up", json_body=payload))
+        return {"requests": requests}
+    if name == "login":
+        who = await fixtures.identity()
+        return {
+            "requests": [_request("POST", "/api/v1/login", form={"username": who.email, "password": PASSWORD})] * count
+        }
+    if name == "refresh":
+        who = await fixtures.identity()
+        return {
+            "requests": [_request("POST", "/api/v1/refresh", json_body={"refresh_token": who.refresh_token})] * count,
+            "chain_refresh": True,
+        }
+    if name == "logout":  # each logout ends its user's sessions, so each request gets its own user
+        return {
+            "requests": [
+                _request("POST", "/api/v1/logout", token=(await fixtures.identity()).access_token) for _ in range(count)
+            ]
+        }
+    who = await fixtures.identity()
+    if name == "me":
+        return {"requests": [_request("GET", "/api/v1/user/me", token=who.access_token)] * count}
+    route = _route_of(name)
+    if route is None:
+        return {"requests": [_request("GET", "/")] * count}
+    method, path = route
+    body: dict[str, Any] | None = {} if method in {"POST", "PUT", "PATCH"} else None
+    return {"requests": [_request(method, path, token=who.access_token, json_body=body)] * count}
+
+
+# --- cold start ------------------------------------------------------------------------
+
+
+def worker(*args: str) -> dict[str, Any]:
+    done = subprocess.run([sys.executable, str(WORKER), *args], cwd=ROOT, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"bench worker {args[:2]} failed:\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+async def measure_cold_starts(plan: Plan, figures: Figures, fixtures: Fixtures) -> None:
+    names = function_names()
+    baselines = {"fastapi": "fastapi", "local": "lib.local", "libraries": DATABASE_FUNCTION_LIBRARIES}
+    init: dict[str, list[float]] = {key: [] for key in [*baselines, *names]}
+    wall: dict[str, list[float]] = {key: [] for key in [*baselines, *names]}
+    overhead: dict[str, list[float]] = {name: [] for name in names}
+    statuses: dict[str, set[int]] = {name: set() for name in names}
+    if plan.runs > 1:  # bytecode written, caches warm: every measured run starts alike
+        for module in [*baselines.values(), *(f"api.{name}" for name in names)]:
+            worker("init", module)
+    for run in range(plan.runs):
+        log(f"cold start: run {run + 1} of {plan.runs}")
+        order = [*baselines, *names]
+        random.shuffle(order)  # interleaved, so that a noisy moment is shared rather than pinned on one
+        for key in order:
+            if key in baselines:
+                result = worker("init", baselines[key])
+            else:
+                spec = await scenario(key, 1 + plan.warm_requests, fixtures)
+                result = worker("function", key, json.dumps(spec))
+            init[key].append(result["init_ms"])
+            wall[key].append(result["init_wall_ms"])
+            if key in baselines:
+                continue
+            first, *warm = result["times_ms"]
+            overhead[key].append(first - statistics.median(warm))
+            statuses[key].update(result["statuses"])
+    figures.init_wall_ms = {key: statistics.median(values) for key, values in wall.items()}
+    figures.fastapi_import_ms = statistics.median(init["fastapi"])
+    figures.local_app_init_ms = statistics.median(init["local"])
+    figures.libraries_init_ms = statistics.median(init["libraries"])
+    for name in names:
+        init_ms = statistics.median(init[name])
+        figures.cold_start[name] = {
+            "init_ms": init_ms,
+            "init_ratio_to_fastapi_import": init_ms / figures.fastapi_import_ms,
+            "init_ratio_to_local_app": init_ms / figures.local_app_init_ms,
+            "first_request_overhead_ms": statistics.median(overhead[name]),
+        }
+        figures.statuses[name] = ",".join(str(s) for s in sorted(statuses[name]))
+
+
+# --- token path --------------------------------------------------------------------------
+
+
+def paired_us(ours: Callable[[], object], raw: Callable[[], object], iterations: int) -> tuple[float, float]:
+    """Median microseconds of `ours` and of `raw`, measured alternately so that both meet the same noise."""
+    for _ in range(max(5, iterations // 10)):
+        ours()
+        raw()
+    ours_samples, raw_samples = [], []
+    for _ in range(iterations):
+        start = time.perf_counter()
+        ours()
+        middle = time.perf_counter()
+        raw()
+        end = time.perf_counter()
+        ours_samples.append(middle - start)
+        raw_samples.append(end - middle)
+    return statistics.median(ours_samples) * 1e6, statistics.median(raw_samples) * 1e6
+
+
+def measure_tokens(plan: Plan, figures: Figures) -> None:
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    from lib.security.keys import get_key_set
+    from lib.security.tokens import create_access_token, decode_token
+
+    user_id, session_id = uuid.uuid4(), uuid.uuid4()
+    token = create_access_token(user_id=user_id, role="user", session_id=session_id).token
+    private_key = serialization.load_pem_private_key(get_key_set().private_pem.encode(), password=None)
+    assert isinstance(private_key, rsa.RSAPrivateKey)
+    public_key = private_key.public_key()
+    signing_input, _, signature_b64 = token.rpartition(".")
+    message = signing_input.encode("ascii")
+    signature = base64.urlsafe_b64decode(signature_b64 + "=" * (-len(signature_b64) % 4))
+    pkcs1, sha256 = padding.PKCS1v15(), hashes.SHA256()
+    sign, raw_sign = paired_us(
+        lambda: create_access_token(user_id=user_id, role="user", session_id=session_id),
+        lambda: private_key.sign(message, pkcs1, sha256),
+        plan.token_iterations,
+    )
+    verify, raw_verify = paired_us(
+        lambda: decode_token(token, "access"),
+        lambda: public_key.verify(signature, message, pkcs1, sha256),
+        plan.token_iterations * 4,
+    )
+    first = statistics.median(worker("first-sign")["first_sign_ms"] for _ in range(max(plan.runs, 1)))
+    figures.token = {
+        "sign_us": sign,
+        "raw_sign_us": raw_sign,
+        "sign_ratio": sign / raw_sign,
+        "verify_us": verify,
+        "raw_verify_us": raw_verify,
+        "verify_ratio": verify / raw_verify,
+        "first_sign_ms": first,
+    }
+
+
+# --- login and /user/me -----------------------------------------------------------------
+
+
+async def measure_login(plan: Plan, figures: Figures, fixtures: Fixtures) -> None:
+    from argon2 import PasswordHasher
+
+    import api.login
+    from lib.config import get_settings
+    from scripts.bench_worker import call_asgi
+
+    settings = get_settings()
+    params = (
+        settings.PASSWORD_ARGON2_TIME_COST,
+        settings.PASSWORD_ARGON2_MEMORY_COST,
+        settings.PASSWORD_ARGON2_PARALLELISM,
+    )
+    figures.argon2 = f"Argon2id t={params[0]} m={params[1]} KiB p={params[2]}"
+    hasher = PasswordHasher(time_cost=params[0], memory_cost=params[1], parallelism=params[2])
+    stored = hasher.hash(PASSWORD)
+    who = await fixtures.identity()
+    request = _request("POST", "/api/v1/login", form={"username": who.email, "password": PASSWORD})
+    body = request["body"].encode()
+    logins: list[float] = []
+    verifies: list[float] = []
+    await call_asgi(api.login.app, "POST", "/api/v1/login", request["headers"], body)
+    for _ in range(plan.logins):
+        status, answer, elapsed = await call_asgi(api.login.app, "POST", "/api/v1/login", request["headers"], body)
+        if status != 200:
+            raise RuntimeError(f"login answered {status}: {answer[:200]!r}")
+        logins.append(elapsed)
+        start = time.perf_counter()
+        hasher.verify(stored, PASSWORD)
+        verifies.append((time.perf_counter() - start) * 1000)
+    p50, argon2_ms = statistics.median(logins), statistics.median(verifies)
+    figures.login = {"p50_ms": p50, "argon2_verify_ms": argon2_ms, "overhead_ms": p50 - argon2_ms}
+
+
+async def measure_me(plan: Plan, figures: Figures, fixtures: Fixtures) -> None:
+    import asyncpg
+
+    import api.me
+    from lib.config import get_settings
+    from lib.db import normalize_database_url
+    from scripts.bench_worker import call_asgi
+
+    who = await fixtures.identity()
+    url, connect_args = normalize_database_url(get_settings().DATABASE_URL)
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+    connect_args = {"statement_cache_size": 0, **connect_args}  # what transaction-mode PgBouncer needs
+    headers = [["authorization", f"Bearer {who.access_token}"]]
+
+    async def me() -> float:
+        status, answer, elapsed = await call_asgi(api.me.app, "GET", "/api/v1/user/me", headers, b"")
+        if status != 200:
+            raise RuntimeError(f"/user/me answered {status}: {answer[:200]!r}")
+        return elapsed
+
+    async def floor() -> float:
+        start = time.perf_counter()
+        connection = await asyncpg.connect(dsn, **connect_args)
+        try:
+            row = await connection.fetchrow("SELECT * FROM users WHERE id = $1", who.user_id)
+        finally:
+            await connection.close()
+        assert row is not None
+        return (time.perf_counter() - start) * 1000
+
+    await me()
+    await floor()
+    mine: list[float] = []
+    floors: list[float] = []
+    for _ in range(plan.me_requests):  # alternated, so that both see the same moments of the machine
+        mine.append(await me())
+        floors.append(await floor())
+    p50, floor_ms = statistics.median(mine), statistics.median(floors)
+    figures.me = {"p50_ms": p50, "floor_ms": floor_ms, "ratio": p50 / floor_ms}
+
+
+# --- load -----------------------------------------------------------------------------------
+
+PATTERN = ["me", "refresh", "me", "jwks", "login", "me", "refresh", "jwks", "me", "sign-up"]
+EXPECTED = {"sign-up": 201, "login": 200, "me": 200, "refresh": 200, "jwks": 200}
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def wait_for_server(base_url: str, process: subprocess.Popen[bytes]) -> None:
+    import httpx
+
+    async with httpx.AsyncClient(base_url=base_url) as client:
+        for _ in range(600):
+            if process.poll() is not None:
+                raise RuntimeError("the local server exited during start-up")
+            try:
+                if (await client.get("/.well-known/jwks.json")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError("the local server did not start")
+
+
+async def run_load(plan: Plan, base_url: str) -> tuple[list[float], int, float]:
+    import httpx
+
+    latencies: list[float] = []
+    errors = 0
+    share, extra = divmod(plan.load_requests, plan.concurrency)
+
+    async def client_run(index: int, client: httpx.AsyncClient) -> None:
+        nonlocal errors
+        tokens: dict[str, str] = {}
+        login_name = ""
+        count = share + (1 if index < extra else 0)
+        for step in range(count):
+            kind = "sign-up" if step == 0 else PATTERN[(step - 1) % len(PATTERN)]
+            start = time.perf_counter()
+            try:
+                if kind == "sign-up":
+                    tag = uuid.uuid4().hex[:12]
+                    login_name = f"load_{tag}"
+                    payload = {"email": f"load-{tag}@example.com", "username": login_name, "password": PASSWORD}
+                    response = await client.post("/api/v1/sign-up", json=payload)
+                elif kind == "login":
+                    response = await client.post("/api/v1/login", data={"username": login_name, "password": PASSWORD})
+                elif kind == "me":
+                    response = await client.get("/api/v1/user/me", headers={"Authorization": f"Bearer {tokens['a']}"})
+                elif kind == "refresh":
+                    response = await client.post("/api/v1/refresh", json={"refresh_token": tokens["r"]})
+                else:
+                    response = await client.get("/.well-known/jwks.json")
+                ok = response.status_code == EXPECTED[kind]
+                if ok and kind in {"sign-up", "login", "refresh"}:
+                    body = response.json()
+                    tokens = {"a": body["access_token"], "r": body["refresh_token"]}
+            except (httpx.HTTPError, KeyError, ValueError):
+                ok = False
+            latencies.append((time.perf_counter() - start) * 1000)
+            if not ok:
+                errors += 1
+
+    limits = httpx.Limits(max_connections=plan.concurrency, max_keepalive_connections=plan.concurrency)
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=120) as client:
+        start = time.perf_counter()
+        await asyncio.gather(*(client_run(index, client) for index in range(plan.concurrency)))
+        elapsed = time.perf_counter() - start
+    return latencies, errors, elapsed
+
+
+async def measure_load(plan: Plan, figures: Figures) -> None:
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "lib.local:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+    process = subprocess.Popen(command, cwd=ROOT)
+    try:
+        base_url = f"http://127.0.0.1:{port}"
+        await wait_for_server(base_url, process)
+        latencies, errors, elapsed = await run_load(plan, base_url)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    figures.load = {
+        "requests": len(latencies),
+        "errors": errors,
+        "p50_ms": percentile(latencies, 0.50),
+        "p99_ms": percentile(latencies, 0.99),
+        "rps": len(latencies) / elapsed,
+    }
+
+
+# --- report ----------------------------------------------------------------------------------
+
+
+def as_json(figures: Figures) -> dict[str, Any]:
+    return {
+        "cold_start": figures.cold_start,
+        "fastapi_import_ms": figures.fastapi_import_ms,
+        "local_app_init_ms": figures.local_app_init_ms,
+        "token": figures.token,
+        "login": figures.login,
+        "me": figures.me,
+        "load": figures.load,
+    }
+
+
+def table(figures: Figures, plan: Plan) -> str:
+    lines = [
+        f"Cold start, median of {plan.runs} fresh processes. init: CPU time of the import (wall-clock beside it);",
+        "first request: its extra time over the same request once warm.",
+        f"{'function':<26}{'init ms':>9}{'wall ms':>9}{'x fastapi':>11}{'x local app':>13}{'1st req +ms':>13}  status",
+    ]
+    for name, row in figures.cold_start.items():
+        lines.append(
+            f"{name:<26}{row['init_ms']:>9.1f}{figures.init_wall_ms[name]:>9.1f}"
+            f"{row['init_ratio_to_fastapi_import']:>11.2f}{row['init_ratio_to_local_app']:>13.2f}"
+            f"{row['first_request_overhead_ms']:>13.1f}  {figures.statuses[name]}"
+        )
+    lines += [
+        f"{'baseline: import fastapi':<26}{figures.fastapi_import_ms:>9.1f}{figures.init_wall_ms['fastapi']:>9.1f}",
+        f"{'baseline: local app':<26}{figures.local_app_init_ms:>9.1f}{figures.init_wall_ms['local']:>9.1f}",
+        f"{'floor: database libraries':<26}{figures.libraries_init_ms:>9.1f}{figures.init_wall_ms['libraries']:>9.1f}"
+        f"{figures.libraries_init_ms / figures.fastapi_import_ms:>11.2f}",
+        "",
+        f"{'measure':<34}{'ours':>12}{'baseline':>12}{'ratio / diff':>14}",
+    ]
+    token, login, me, load = figures.token, figures.login, figures.me, figures.load
+    lines += [
+        f"{'token sign (us) vs raw RSA':<34}{token['sign_us']:>12.1f}{token['raw_sign_us']:>12.1f}"
+        f"{token['sign_ratio']:>13.2f}x",
+        f"{'token verify (us) vs raw RSA':<34}{token['verify_us']:>12.1f}{token['raw_verify_us']:>12.1f}"
+        f"{token['verify_ratio']:>13.2f}x",
+        f"{'first token, fresh process (ms)':<34}{token['first_sign_ms']:>12.2f}",
+        f"{'login p50 (ms) vs Argon2 verify':<34}{login['p50_ms']:>12.1f}{login['argon2_verify_ms']:>12.1f}"
+        f"{login['overhead_ms']:>+13.1f} ms",
+        f"{'/user/me p50 (ms) vs asyncpg floor':<34}{me['p50_ms']:>12.2f}{me['floor_ms']:>12.2f}{me['ratio']:>13.2f}x",
+        "",
+        f"Load: {load['requests']} mixed requests at concurrency {plan.concurrency}: errors {load['errors']}, "
+        f"p50 {load['p50_ms']:.1f} ms, p99 {load['p99_ms']:.1f} ms, {load['rps']:.1f} requests/s",
+        f"Password hashing: {figures.argon2} (production defaults)",
+    ]
+    return "\n".join(lines)
+
+
+async def run(plan: Plan) -> Figures:
+    figures = Figures()
+    fixtures = Fixtures()
+    log("cold starts ...")
+    await measure_cold_starts(plan, figures, fixtures)
+    log("token path ...")
+    measure_tokens(plan, figures)
+    log("login ...")
+    await measure_login(plan, figures, fixtures)
+    log("/user/me ...")
+    await measure_me(plan, figures, fixtures)
+    log("load ...")
+    await measure_load(plan, figures)
+    return figures
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures as JSON to PATH")
+    parser.add_argument("--quick", action="store_true", help="a very short run (checks that everything runs)")
+    args = parser.parse_args(argv)
+    plan = QUICK if args.quick else FULL
+    sys.path.insert(0, str(ROOT))
+    os.chdir(ROOT)
+    prepare_environment()
+    migrate()
+    figures = asyncio.run(run(plan))
+    print(table(figures, plan))
+    if args.json:
+        args.json.write_text(json.dumps(as_json(figures), indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

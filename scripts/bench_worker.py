@@ -1,0 +1,131 @@
+"""One fresh-interpreter measurement for `scripts/bench.py`; prints one JSON line.
+
+    bench_worker.py init MODULE[,MODULE]   import the modules, report init_ms
+    bench_worker.py function NAME SPEC     import api.NAME, then serve SPEC's requests in-process
+    bench_worker.py first-sign             the first access token signed in a fresh process
+
+Only `os`, `sys` and `time` (all loaded by the interpreter itself) are imported before the
+timed import, so that nothing is charged to, or hidden from, the module measured.
+"""
+
+import os
+import sys
+import time
+
+
+def _import(module: str) -> tuple[object, dict[str, float]]:
+    """Import `module`; its cost as CPU time (`init_ms`) and as wall-clock time (`init_wall_ms`)."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    for name in module.split(","):
+        imported = __import__(name, fromlist=["_"])
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    return imported, {"init_ms": cpu * 1000, "init_wall_ms": wall * 1000}
+
+
+async def call_asgi(
+    app: object, method: str, path: str, headers: list[list[str]], body: bytes
+) -> tuple[int, bytes, float]:
+    """Serve one request through `app` in-process; return (status, body, milliseconds)."""
+    import asyncio
+
+    path_only, _, query = path.partition("?")
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path_only,
+        "raw_path": path_only.encode(),
+        "query_string": query.encode(),
+        "root_path": "",
+        "headers": [(b"host", b"localhost")] + [(k.lower().encode(), v.encode()) for k, v in headers],
+        "client": ("127.0.0.1", 50000),
+        "server": ("localhost", 80),
+    }
+    done = asyncio.Event()
+    sent_body = False
+    status = 0
+    chunks: list[bytes] = []
+
+    async def receive() -> dict[str, object]:
+        nonlocal sent_body
+        if not sent_body:
+            sent_body = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await done.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, object]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = int(message["status"])  # type: ignore[call-overload]
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))  # type: ignore[arg-type]
+            if not message.get("more_body"):
+                done.set()
+
+    start = time.perf_counter()
+    await app(scope, receive, send)  # type: ignore[operator]
+    elapsed = (time.perf_counter() - start) * 1000
+    return status, b"".join(chunks), elapsed
+
+
+def _function(name: str, spec_text: str) -> dict[str, object]:
+    module, init = _import(f"api.{name}")
+    import asyncio
+    import json
+
+    spec = json.loads(spec_text)
+
+    async def serve() -> dict[str, object]:
+        app = module.app  # type: ignore[attr-defined]
+        times: list[float] = []
+        statuses: list[int] = []
+        refresh_token = None
+        for request in spec["requests"]:
+            body = request["body"].encode()
+            if spec.get("chain_refresh") and refresh_token:
+                body = json.dumps({"refresh_token": refresh_token}).encode()
+            status, answer, elapsed = await call_asgi(app, request["method"], request["path"], request["headers"], body)
+            if spec.get("chain_refresh") and status == 200:
+                refresh_token = json.loads(answer)["refresh_token"]
+            times.append(elapsed)
+            statuses.append(status)
+        return {**init, "times_ms": times, "statuses": statuses}
+
+    return asyncio.run(serve())
+
+
+def _first_sign() -> dict[str, object]:
+    import uuid
+
+    from lib.config import get_settings
+    from lib.security.tokens import create_access_token
+
+    get_settings()
+    user_id, session_id = uuid.uuid4(), uuid.uuid4()
+    start = time.perf_counter()
+    create_access_token(user_id=user_id, role="user", session_id=session_id)
+    first = (time.perf_counter() - start) * 1000
+    return {"first_sign_ms": first}
+
+
+def main() -> None:
+    mode = sys.argv[1]
+    if mode == "init":
+        result: dict[str, object] = dict(_import(sys.argv[2])[1])
+    elif mode == "function":
+        result = _function(sys.argv[2], sys.argv[3])
+    elif mode == "first-sign":
+        result = _first_sign()
+    else:
+        raise SystemExit(f"unknown mode {mode!r}")
+    import json
+
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    sys.path[0] = os.path.dirname(os.path.abspath(sys.path[0]))  # the repository root, not scripts/
+    main()

@@ -1,0 +1,61 @@
+"""`scripts/bench --json` writes every figure of its contract (a very short run; no timing is judged here)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from lib.local import function_names
+
+ROOT = Path(__file__).resolve().parents[2]
+
+COLD_START_KEYS = {"init_ms", "init_ratio_to_fastapi_import", "init_ratio_to_local_app", "first_request_overhead_ms"}
+SECTIONS = {
+    "token": {"sign_us", "raw_sign_us", "sign_ratio", "verify_us", "raw_verify_us", "verify_ratio", "first_sign_ms"},
+    "login": {"p50_ms", "argon2_verify_ms", "overhead_ms"},
+    "me": {"p50_ms", "floor_ms", "ratio"},
+    "load": {"requests", "errors", "p50_ms", "p99_ms", "rps"},
+}
+COUNTS = {"requests", "errors"}
+
+
+def is_figure(value: object) -> bool:
+    return isinstance(value, float) and math.isfinite(value)
+
+
+@pytest.mark.timeout(600)
+def test_bench_json_has_every_figure_of_the_contract(tmp_path: Path) -> None:
+    output = tmp_path / "bench.json"
+    done = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "bench"), "--quick", "--json", str(output)],
+        cwd=ROOT,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=540,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = json.loads(output.read_text())
+
+    assert set(figures) == {"cold_start", "fastapi_import_ms", "local_app_init_ms", *SECTIONS}
+    assert is_figure(figures["fastapi_import_ms"])
+    assert is_figure(figures["local_app_init_ms"])
+    assert set(figures["cold_start"]) == set(function_names())
+    for name, row in figures["cold_start"].items():
+        assert set(row) == COLD_START_KEYS, name
+        assert all(is_figure(value) for value in row.values()), (name, row)
+    for section, keys in SECTIONS.items():
+        assert set(figures[section]) == keys, section
+        for key, value in figures[section].items():
+            if key in COUNTS:
+                assert isinstance(value, int), (section, key, value)
+            else:
+                assert is_figure(value), (section, key, value)
+    assert figures["load"]["requests"] > 0
+    assert "function" in done.stdout  # the table was printed too
