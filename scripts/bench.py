@@ -92,6 +92,9 @@ def log(message: str) -> None:
 # --- environment -----------------------------------------------------------------------
 
 
+CRON_SECRET = "bench-cron-secret"
+
+
 def prepare_environment() -> None:
     """Settings defaults (production Argon2 parameters) with a fresh key and the given database."""
     from cryptography.hazmat.primitives import serialization
@@ -111,6 +114,7 @@ def prepare_environment() -> None:
         ENV_FILE="",
         ENVIRONMENT="development",
         RSA_PRIVATE_KEY_CONTENT=base64.b64encode(pem).decode("ascii"),
+        CRON_SECRET=CRON_SECRET,
         PYTHONWARNINGS="ignore",
     )
 
@@ -129,7 +133,7 @@ class Fixtures:
         self.hashed: str | None = None
         self.counter = 0
 
-    async def identity(self) -> Identity:
+    async def identity(self, role: str = "user") -> Identity:
         from sqlalchemy.ext.asyncio import AsyncSession
 
         from lib.db import get_engine
@@ -142,7 +146,9 @@ class Fixtures:
         self.counter += 1
         tag = f"{uuid.uuid4().hex[:10]}{self.counter}"
         async with AsyncSession(get_engine(), expire_on_commit=False) as session:
-            user = User(email=f"bench-{tag}@example.com", username=f"bench_{tag}", hashed_password=self.hashed)
+            user = User(
+                email=f"bench-{tag}@example.com", username=f"bench_{tag}", hashed_password=self.hashed, role=role
+            )
             session.add(user)
             await session.flush()
             pair = await start_session(session, user=user, client=ClientInfo(user_agent="bench"))
@@ -213,6 +219,32 @@ async def scenario(name: str, count: int, fixtures: Fixtures) -> dict[str, Any]:
                 _request("POST", "/api/v1/logout", token=(await fixtures.identity()).access_token) for _ in range(count)
             ]
         }
+    if name == "forgot_password":  # one address each: a second request within a minute sends nothing
+        return {
+            "requests": [
+                _request("POST", "/api/v1/forgot-password", json_body={"email": (await fixtures.identity()).email})
+                for _ in range(count)
+            ]
+        }
+    if name == "change_password":  # each change ends its user's sessions, so each request gets its own user
+        body = {"current_password": PASSWORD, "new_password": "another bench passphrase"}
+        return {
+            "requests": [
+                _request(
+                    "POST", "/api/v1/user/me/password", token=(await fixtures.identity()).access_token, json_body=body
+                )
+                for _ in range(count)
+            ]
+        }
+    if name in {"reset_password", "verify_email"}:  # a well-formed link token that was never issued: 400
+        path = "/api/v1/reset-password" if name == "reset_password" else "/api/v1/verify-email"
+        body = {"token": "A" * 43, "new_password": "another bench passphrase"}
+        return {"requests": [_request("POST", path, json_body=body)] * count}
+    if name == "cron_cleanup":
+        return {"requests": [_request("GET", "/api/v1/cron/cleanup", token=CRON_SECRET)] * count}
+    if name == "admin_users":
+        admin = await fixtures.identity(role="admin")
+        return {"requests": [_request("GET", "/api/v1/admin/users?limit=20", token=admin.access_token)] * count}
     who = await fixtures.identity()
     if name == "me":
         return {"requests": [_request("GET", "/api/v1/user/me", token=who.access_token)] * count}
@@ -506,7 +538,9 @@ async def measure_load(plan: Plan, figures: Figures) -> None:
         "warning",
         "--no-access-log",
     ]
-    process = subprocess.Popen(command, cwd=ROOT)
+    # The server's own output (request log lines, console emails) goes to a file, not over the table.
+    server_log = open(ROOT / ".bench-server.log", "wb")
+    process = subprocess.Popen(command, cwd=ROOT, stdout=server_log, stderr=subprocess.STDOUT)
     try:
         base_url = f"http://127.0.0.1:{port}"
         await wait_for_server(base_url, process)
@@ -514,6 +548,7 @@ async def measure_load(plan: Plan, figures: Figures) -> None:
     finally:
         process.terminate()
         process.wait(timeout=30)
+        server_log.close()
     figures.load = {
         "requests": len(latencies),
         "errors": errors,
@@ -577,6 +612,9 @@ def table(figures: Figures, plan: Plan) -> str:
 
 
 async def run(plan: Plan) -> Figures:
+    import logging
+
+    logging.getLogger("auth").setLevel(logging.WARNING)  # the per-request lines would bury the table
     figures = Figures()
     fixtures = Fixtures()
     log("cold starts ...")
