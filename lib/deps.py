@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from lib.config import get_settings
 from lib.db import get_session
@@ -54,9 +55,9 @@ async def get_principal(session: Session, token: Annotated[str | None, Depends(o
     session_id = _uuid_claim(claims, "sid")
     row = (
         await session.execute(
-            select(User, AuthSession.revoked_at)
-            .join(AuthSession, AuthSession.user_id == User.id)
-            .where(User.id == user_id, AuthSession.id == session_id)
+            select(User, col(AuthSession.revoked_at))
+            .join(AuthSession, col(AuthSession.user_id) == col(User.id))
+            .where(col(User.id) == user_id, col(AuthSession.id) == session_id)
         )
     ).first()
     if row is None:

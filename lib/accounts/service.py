@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from lib.accounts.schemas import UserCreate
 from lib.accounts.verification import send_verification_email
@@ -26,7 +27,9 @@ async def create_user(session: AsyncSession, *, data: UserCreate, role: str = "u
     """
     existing = (
         await session.execute(
-            select(User.email).where(or_(User.email == data.email, func.lower(User.username) == data.username.lower()))
+            select(col(User.email)).where(
+                or_(col(User.email) == data.email, func.lower(User.username) == data.username.lower())
+            )
         )
     ).first()
     if existing is not None:

@@ -6,6 +6,7 @@ import uuid
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from lib.config import get_settings
 from lib.errors import (
@@ -36,7 +37,7 @@ async def find_user_by_login(session: AsyncSession, *, identifier: str) -> User 
     """`identifier` is an email (contains '@') or a username; both match regardless of case."""
     identifier = identifier.strip()
     if "@" in identifier:
-        condition = User.email == identifier.lower()
+        condition = col(User.email) == identifier.lower()
     else:
         condition = func.lower(User.username) == identifier.lower()
     return (await session.execute(select(User).where(condition))).scalar_one_or_none()
@@ -92,14 +93,14 @@ async def rotate_refresh_token(session: AsyncSession, *, presented: str) -> Toke
     consumed = (
         await session.execute(
             update(RefreshToken)
-            .where(RefreshToken.token_hash == digest, RefreshToken.used_at.is_(None))  # type: ignore[union-attr]
+            .where(col(RefreshToken.token_hash) == digest, col(RefreshToken.used_at).is_(None))
             .values(used_at=utcnow())
-            .returning(RefreshToken.session_id, RefreshToken.user_id)
+            .returning(col(RefreshToken.session_id), col(RefreshToken.user_id))
         )
     ).first()
     if consumed is None:
         family = (
-            await session.execute(select(RefreshToken.session_id).where(RefreshToken.token_hash == digest))
+            await session.execute(select(col(RefreshToken.session_id)).where(col(RefreshToken.token_hash) == digest))
         ).scalar_one_or_none()
         if family is None:
             raise InvalidToken("Unknown refresh token")
@@ -112,7 +113,9 @@ async def rotate_refresh_token(session: AsyncSession, *, presented: str) -> Toke
         raise InvalidToken()
     row = (
         await session.execute(
-            select(AuthSession, User).join(User, User.id == AuthSession.user_id).where(AuthSession.id == session_id)
+            select(AuthSession, User)
+            .join(User, col(User.id) == col(AuthSession.user_id))
+            .where(col(AuthSession.id) == session_id)
         )
     ).first()
     if row is None:

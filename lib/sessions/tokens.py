@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from lib.models import AuthSession, RefreshToken, User, utcnow
 from lib.security.digest import token_digest
@@ -70,17 +71,17 @@ async def revoke_user_sessions(session: AsyncSession, *, user_id: uuid.UUID, kee
     """Revoke every live session of the user (but `keep`); their access tokens die with them."""
     statement = (
         update(AuthSession)
-        .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))  # type: ignore[union-attr]
+        .where(col(AuthSession.user_id) == user_id, col(AuthSession.revoked_at).is_(None))
         .values(revoked_at=utcnow())
     )
     if keep is not None:
-        statement = statement.where(AuthSession.id != keep)
+        statement = statement.where(col(AuthSession.id) != keep)
     await session.execute(statement)
 
 
 async def revoke_session(session: AsyncSession, *, session_id: uuid.UUID) -> None:
     await session.execute(
         update(AuthSession)
-        .where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None))  # type: ignore[union-attr]
+        .where(col(AuthSession.id) == session_id, col(AuthSession.revoked_at).is_(None))
         .values(revoked_at=utcnow())
     )
