@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Any
 
-from fastapi.exceptions import RequestValidationError
-from pydantic_core import PydanticCustomError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -28,7 +25,7 @@ from lib.errors import EmailTokenInvalid
 from lib.log import log_event
 from lib.models import EmailTokenPurpose, User, utcnow
 from lib.security.digest import new_opaque_token, token_digest
-from lib.security.password_policy import check_password
+from lib.security.password_policy import require_acceptable_password
 from lib.security.passwords import hash_password
 from lib.sessions.tokens import revoke_user_sessions
 
@@ -74,22 +71,6 @@ async def request_password_reset(session: AsyncSession, *, email: str) -> None:
         await discard_email_token(session, token_id=issued.id)
 
 
-def _check_new_password(password: str, user: User) -> None:
-    """The password policy with the account's names known: 422 in FastAPI's format."""
-    try:
-        check_password(password, email=user.email, username=user.username)
-    except PydanticCustomError as exc:
-        error: dict[str, Any] = {
-            "type": exc.type,
-            "loc": ("body", "new_password"),
-            "msg": exc.message(),
-            "input": password,
-        }
-        if exc.context:
-            error["ctx"] = exc.context
-        raise RequestValidationError([error]) from None
-
-
 async def reset_password(session: AsyncSession, *, token: str, new_password: str) -> None:
     """Set a new password with a reset token; 400 when the token is invalid, expired or used.
 
@@ -101,7 +82,7 @@ async def reset_password(session: AsyncSession, *, token: str, new_password: str
     user = await session.get(User, user_id, with_for_update=True)
     if user is None or not user.is_active:
         raise EmailTokenInvalid()
-    _check_new_password(new_password, user)
+    require_acceptable_password(new_password, email=user.email, username=user.username)
     user.hashed_password = await hash_password(new_password)
     user.is_verified = True
     await retire_email_tokens(session, user_id=user.id, purpose=RESET)

@@ -12,7 +12,9 @@ from __future__ import annotations
 import importlib.util
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
+from fastapi.exceptions import RequestValidationError
 from pydantic_core import PydanticCustomError
 
 from lib.config import get_settings
@@ -71,3 +73,15 @@ def check_password(password: str, *, email: str | None = None, username: str | N
     if lowered in common_passwords():
         raise PydanticCustomError("password_too_common", "Password is too common; choose a less predictable one")
     return password
+
+
+def require_acceptable_password(password: str, *, email: str, username: str, field: str = "new_password") -> None:
+    """`check_password` for a password set outside a schema (change, reset): a broken rule
+    is a 422 in FastAPI's validation format naming `field`, like the schemas' own."""
+    try:
+        check_password(password, email=email, username=username)
+    except PydanticCustomError as exc:
+        error: dict[str, Any] = {"type": exc.type, "loc": ("body", field), "msg": exc.message(), "input": None}
+        if exc.context:
+            error["ctx"] = exc.context
+        raise RequestValidationError([error]) from None

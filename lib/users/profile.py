@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi.exceptions import RequestValidationError
-from pydantic_core import PydanticCustomError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lib.accounts.recovery import send_password_changed_notice
 from lib.errors import InvalidPassword, TooManyRequests
 from lib.log import log_event
 from lib.models import Role, User
-from lib.security.password_policy import check_password
+from lib.security.password_policy import require_acceptable_password
 from lib.security.passwords import hash_password, verify_password
 from lib.sessions.throttle import check_login_throttle, record_login_failure, throttle_keys
 from lib.sessions.tokens import ClientInfo, TokenPair, revoke_user_sessions, start_session
@@ -26,16 +24,6 @@ async def update_profile(session: AsyncSession, *, user: User, data: UserUpdate)
     return user
 
 
-def _check_new_password(password: str, *, user: User) -> None:
-    """The policy rules that need the account (the schema already checked the others)."""
-    try:
-        check_password(password, email=user.email, username=user.username)
-    except PydanticCustomError as exc:
-        raise RequestValidationError(
-            [{"type": exc.type, "loc": ("body", "new_password"), "msg": exc.message(), "input": None}]
-        ) from None
-
-
 async def change_password(
     session: AsyncSession, *, user: User, data: ChangePasswordRequest, client: ClientInfo
 ) -> TokenPair:
@@ -44,7 +32,7 @@ async def change_password(
     A wrong current password is a password guess: it counts toward (and is refused by)
     the same throttle as login, so a stolen access token cannot brute-force it.
     """
-    _check_new_password(data.new_password, user=user)
+    require_acceptable_password(data.new_password, email=user.email, username=user.username)
     keys = throttle_keys(identifier=user.email, ip_address=client.ip_address)
     throttled, _ = await check_login_throttle(session, keys=keys)
     if throttled is not None:
