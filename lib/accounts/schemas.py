@@ -4,7 +4,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, EmailStr, Field, StringConstraints, ValidationInfo, field_validator
 
-from lib.security.password_policy import check_password
+from lib.security.password_policy import NewPassword, check_password
 from lib.validation import Name, Text
 
 Username = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9_.\-]{3,50}$")]
@@ -42,12 +42,7 @@ class ForgotPasswordRequest(BaseModel):
 
 class ResetPasswordRequest(BaseModel):
     token: EmailLinkToken
-    new_password: Text
-
-    @field_validator("new_password")
-    @classmethod
-    def _password_policy(cls, value: str) -> str:
-        return check_password(value)
+    new_password: NewPassword
 
 
 class VerifyEmailRequest(BaseModel):

@@ -12,12 +12,14 @@ from __future__ import annotations
 import importlib.util
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi.exceptions import RequestValidationError
+from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
 
 from lib.config import get_settings
+from lib.validation import storable_text
 
 MIN_NAME_LENGTH = 3  # shorter local parts ("me@...") would forbid too many good passwords
 
@@ -85,3 +87,8 @@ def require_acceptable_password(password: str, *, email: str, username: str, fie
         if exc.context:
             error["ctx"] = exc.context
         raise RequestValidationError([error]) from None
+
+
+# A password a request sets where the account's names are checked later (change, reset):
+# storable text, then every rule that needs nothing but the password itself.
+NewPassword = Annotated[str, AfterValidator(storable_text), AfterValidator(check_password)]

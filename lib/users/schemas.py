@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from pydantic_core import PydanticCustomError
 
 from lib.models import Role
-from lib.security.password_policy import check_password
+from lib.security.password_policy import NewPassword
 from lib.validation import Name, Text, storable_text
 
 QUESTIONNAIRE_MAX_BYTES = 16 * 1024
@@ -106,12 +106,7 @@ class AdminUserUpdate(BaseModel):
 
 class ChangePasswordRequest(BaseModel):
     current_password: Text = Field(min_length=1, max_length=1024)
-    new_password: Text
-
-    @field_validator("new_password")
-    @classmethod
-    def _password_policy(cls, value: str) -> str:
-        return check_password(value)
+    new_password: NewPassword
 
 
 class SessionPublic(BaseModel):
