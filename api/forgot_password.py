@@ -8,7 +8,7 @@ from mangum import Mangum
 from lib.accounts import recovery
 from lib.accounts.schemas import Accepted, ForgotPasswordRequest
 from lib.app import create_app
-from lib.deps import Session
+from lib.deps import Client, Session
 
 router = APIRouter(tags=["auth"])
 
@@ -17,9 +17,9 @@ RESET_LINK_REQUESTED = "If an account uses this address, a link to reset its pas
 
 
 @router.post("/api/v1/forgot-password", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED)
-async def forgot_password(session: Session, data: ForgotPasswordRequest) -> Accepted:
+async def forgot_password(session: Session, data: ForgotPasswordRequest, client: Client) -> Accepted:
     """Ask for a password-reset link (the same answer whether or not the account exists)."""
-    await recovery.request_password_reset(session, email=data.email)
+    await recovery.request_password_reset(session, email=data.email, ip_address=client.ip_address)
     return Accepted(detail=RESET_LINK_REQUESTED)
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, status
+from fastapi.responses import JSONResponse
 from mangum import Mangum
 
 from lib.accounts import service
-from lib.accounts.schemas import UserCreate
+from lib.accounts.schemas import UserCreate, VerificationRequired
 from lib.app import create_app
 from lib.deps import Client, Session
 from lib.sessions.schemas import TokenResponse
@@ -14,10 +15,17 @@ from lib.sessions.schemas import TokenResponse
 router = APIRouter(tags=["auth"])
 
 
-@router.post("/api/v1/sign-up", response_model=TokenResponse, status_code=status.HTTP_201_CREATED)
-async def sign_up(session: Session, data: UserCreate, client: Client) -> TokenResponse:
-    """Create an account and sign it in."""
+@router.post(
+    "/api/v1/sign-up",
+    response_model=TokenResponse,
+    status_code=status.HTTP_201_CREATED,
+    responses={202: {"model": VerificationRequired, "description": "REQUIRE_VERIFIED_EMAIL: no tokens until verified"}},
+)
+async def sign_up(session: Session, data: UserCreate, client: Client) -> TokenResponse | JSONResponse:
+    """Create an account and sign it in (or, when addresses must be verified first, email a link)."""
     pair = await service.sign_up(session, data=data, client=client)
+    if pair is None:
+        return JSONResponse(VerificationRequired().model_dump(), status_code=status.HTTP_202_ACCEPTED)
     return TokenResponse.from_pair(pair)
 
 

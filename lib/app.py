@@ -17,6 +17,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lib.config import get_settings
+from lib.conflicts import RetryOnConflictMiddleware, TransactionConflict, is_retryable_conflict
 from lib.errors import AuthError, ServiceUnavailable
 from lib.log import log_event
 from lib.request_log import RequestLogMiddleware
@@ -164,6 +165,8 @@ def is_database_unavailable(exc: BaseException) -> bool:
 
 
 async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
+    if is_retryable_conflict(exc):
+        raise TransactionConflict from exc
     if is_database_unavailable(exc):
         log_event("database_unavailable", level=logging.WARNING, error=type(exc).__name__)
         unavailable = ServiceUnavailable()
@@ -182,6 +185,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
 def install_middleware(app: FastAPI) -> None:
     settings = get_settings()
+    app.add_middleware(RetryOnConflictMiddleware)  # innermost: a retried request is answered once
     app.add_middleware(BodyLimitMiddleware, limit=settings.MAX_REQUEST_BODY_BYTES)
     app.add_middleware(NoStoreMiddleware)
     app.add_middleware(

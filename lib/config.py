@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     ACCESS_TOKEN_EXPIRE_SECONDS: Annotated[int | None, Field(ge=1)] = None
     REFRESH_TOKEN_EXPIRE_DAYS: int = 7
     SINGLE_SESSION: bool = True
+    # The immediately previous refresh token, presented again this soon after its rotation (a
+    # retry, a second tab), gets a pair in the same session instead of counting as reuse. 0: strict.
+    REFRESH_REUSE_GRACE_SECONDS: int = Field(default=10, ge=0)
     REQUIRE_VERIFIED_EMAIL: bool = False
     RESET_TOKEN_EXPIRE_MINUTES: int = 60
     VERIFY_TOKEN_EXPIRE_HOURS: int = 48
@@ -57,7 +60,12 @@ class Settings(BaseSettings):
 
     LOGIN_MAX_FAILURES: int = 5
     LOGIN_FAILURE_WINDOW_SECONDS: int = 900
-    LOGIN_MAX_FAILURES_PER_IP: int | None = None  # per client address; unset: LOGIN_MAX_FAILURES
+    # Per client address, across accounts: high enough for an office or a mobile carrier's NAT.
+    LOGIN_MAX_FAILURES_PER_IP: int = 100
+    SIGNUP_MAX_PER_IP: int = 50
+    FORGOT_PASSWORD_MAX_PER_IP: int = 20
+    VERIFY_RESEND_MAX_PER_IP: int = 20
+    ADDRESS_LIMIT_WINDOW_SECONDS: int = 3600
     TRUSTED_IP_HEADER: str | None = None
     EMAIL_THROTTLE_SECONDS: int = 60
 

@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engin
 from sqlalchemy.pool import NullPool
 
 from lib.config import get_settings
-from lib.errors import AuthError
 
 # libpq parameters that asyncpg does not take, and what they become.
 _SSLMODES = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
@@ -115,23 +114,25 @@ def get_engine() -> AsyncEngine:
 async def get_session() -> AsyncIterator[AsyncSession]:
     """One transaction per request: commit on success, roll back on error.
 
-    An `AuthError` marked `persist` (a counted failure, a revoked family) is
-    committed before it propagates, so the evidence is kept.
+    A write that must survive a failed request (a reserved login attempt, a revoked
+    family) is committed where it is written, with `commit_now`.
     """
     async with AsyncSession(get_engine(), expire_on_commit=False) as session:
         try:
             yield session
-        except AuthError as exc:
-            if exc.persist:
-                await session.commit()
-            else:
-                await session.rollback()
-            raise
         except BaseException:
             await session.rollback()
             raise
         else:
             await session.commit()
+
+
+async def commit_now(session: AsyncSession) -> None:
+    """Commit what this request wrote so far, so that it stays whatever the request answers.
+
+    The request goes on in a new transaction; no service commits for any other reason.
+    """
+    await session.commit()
 
 
 # Built at import, driver included, so that a cold start pays for it during init

@@ -15,7 +15,7 @@ from sqlmodel import col
 
 from lib.config import get_settings
 from lib.db import get_session
-from lib.errors import Forbidden, InvalidToken, TokenRevoked, Unauthorized
+from lib.errors import EmailNotVerified, Forbidden, InvalidToken, TokenRevoked, Unauthorized
 from lib.models import AuthSession, Role, User
 from lib.security.tokens import decode_token, load_keys
 from lib.sessions.tokens import ClientInfo
@@ -46,7 +46,8 @@ async def get_principal(session: Session, token: Annotated[str | None, Depends(o
     """The caller behind a Bearer access token whose session is still live.
 
     Checking the session (one query, joined with the user) is what makes logout,
-    password changes and deactivation end earlier access tokens at once.
+    password changes and deactivation end earlier access tokens at once: the session
+    must be unrevoked and of the user's current epoch.
     """
     if not token:
         raise Unauthorized()
@@ -55,20 +56,32 @@ async def get_principal(session: Session, token: Annotated[str | None, Depends(o
     session_id = _uuid_claim(claims, "sid")
     row = (
         await session.execute(
-            select(User, col(AuthSession.revoked_at))
+            select(User, col(AuthSession.revoked_at), col(AuthSession.epoch))
             .join(AuthSession, col(AuthSession.user_id) == col(User.id))
             .where(col(User.id) == user_id, col(AuthSession.id) == session_id)
         )
     ).first()
     if row is None:
         raise InvalidToken()
-    user, revoked_at = row
-    if revoked_at is not None or not user.is_active:
+    user, revoked_at, epoch = row
+    if revoked_at is not None or epoch != user.session_epoch or not user.is_active:
         raise TokenRevoked()
+    if get_settings().REQUIRE_VERIFIED_EMAIL and not user.is_verified:
+        raise EmailNotVerified()
     return Principal(user=user, session_id=session_id, claims=claims)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+async def get_optional_principal(
+    session: Session, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> Principal | None:
+    """The caller when a Bearer token was sent (and it must then be valid), else None."""
+    return await get_principal(session, token) if token else None
+
+
+OptionalPrincipal = Annotated[Principal | None, Depends(get_optional_principal)]
 
 
 async def get_current_user(principal: CurrentPrincipal) -> User:

@@ -9,9 +9,6 @@ class AuthError(Exception):
     status_code: ClassVar[int] = 400
     code: ClassVar[str] = "bad_request"
     detail: ClassVar[str] = "Bad request"
-    # When true, the session dependency commits instead of rolling back, so that what
-    # the service wrote before raising (a revoked family, a counted failure) is kept.
-    persist: ClassVar[bool] = False
 
     def __init__(self, detail: str | None = None, *, headers: dict[str, str] | None = None) -> None:
         self.message = detail or self.detail
@@ -53,19 +50,11 @@ class TokenRevoked(InvalidToken):
 class RefreshTokenReused(InvalidToken):
     code = "token_reused"
     detail = "Refresh token was already used; the session has been revoked"
-    persist = True
 
 
 class InvalidCredentials(Unauthorized):
     code = "invalid_credentials"
     detail = "Incorrect username or password"
-    persist = True
-
-
-class InactiveUser(Unauthorized):
-    code = "inactive_user"
-    detail = "Incorrect username or password"
-    persist = True
 
 
 class EmailNotVerified(AuthError):
@@ -124,7 +113,6 @@ class InvalidPassword(AuthError):
     status_code = 400
     code = "invalid_password"
     detail = "The current password is incorrect"
-    persist = True  # the failure counts toward the login throttle
 
 
 class LastAdmin(Conflict):
@@ -136,7 +124,6 @@ class TooManyRequests(AuthError):
     status_code = 429
     code = "too_many_requests"
     detail = "Too many requests; try again later"
-    persist = True
 
     def __init__(self, retry_after: int, detail: str | None = None) -> None:
         self.retry_after = max(1, int(retry_after))

@@ -86,6 +86,27 @@ async def retire_email_tokens(
     await session.execute(statement)
 
 
+async def find_email_token_user(session: AsyncSession, *, token: str, purpose: EmailTokenPurpose) -> uuid.UUID:
+    """The user whom a live `token` belongs to, without using it; 400 when it is unknown (or
+    of another purpose), expired, or already used. Callers lock that user's row before they
+    consume the token (the lock order: the user, then the user's links)."""
+    row = (
+        await session.execute(
+            select(col(EmailToken.user_id), col(EmailToken.used_at), col(EmailToken.expires_at)).where(
+                col(EmailToken.token_hash) == token_digest(token), col(EmailToken.purpose) == purpose.value
+            )
+        )
+    ).first()
+    if row is None:
+        raise EmailTokenInvalid()
+    if row.used_at is not None:
+        raise EmailTokenUsed()
+    if row.expires_at <= utcnow():
+        raise EmailTokenExpired()
+    user_id: uuid.UUID = row.user_id
+    return user_id
+
+
 async def consume_email_token(session: AsyncSession, *, token: str, purpose: EmailTokenPurpose) -> uuid.UUID:
     """Use `token` once and return its user's id; 400 when it is unknown (or of another
     purpose), expired, or already used.
@@ -93,13 +114,12 @@ async def consume_email_token(session: AsyncSession, *, token: str, purpose: Ema
     Consumption is one conditional UPDATE, so of concurrent requests with the same
     token exactly one succeeds.
     """
-    digest = token_digest(token)
     now = utcnow()
     user_id = (
         await session.execute(
             update(EmailToken)
             .where(
-                col(EmailToken.token_hash) == digest,
+                col(EmailToken.token_hash) == token_digest(token),
                 col(EmailToken.purpose) == purpose.value,
                 col(EmailToken.used_at).is_(None),
                 col(EmailToken.expires_at) > now,
@@ -110,18 +130,8 @@ async def consume_email_token(session: AsyncSession, *, token: str, purpose: Ema
     ).scalar_one_or_none()
     if user_id is not None:
         return user_id
-    row = (
-        await session.execute(
-            select(col(EmailToken.used_at), col(EmailToken.expires_at)).where(
-                col(EmailToken.token_hash) == digest, col(EmailToken.purpose) == purpose.value
-            )
-        )
-    ).first()
-    if row is None:
-        raise EmailTokenInvalid()
-    if row.used_at is not None:
-        raise EmailTokenUsed()
-    raise EmailTokenExpired()
+    await find_email_token_user(session, token=token, purpose=purpose)  # raises with the reason
+    raise EmailTokenUsed()  # used between the two statements
 
 
 def email_link(page: str, token: str) -> str:

@@ -15,6 +15,7 @@ from lib.accounts.email_tokens import (
     describe_duration,
     discard_email_token,
     email_link,
+    find_email_token_user,
     issue_email_token,
     retire_email_tokens,
     seconds_until_next_email,
@@ -27,22 +28,29 @@ from lib.models import EmailTokenPurpose, User, utcnow
 from lib.security.digest import new_opaque_token, token_digest
 from lib.security.password_policy import require_acceptable_password
 from lib.security.passwords import hash_password
-from lib.sessions.tokens import revoke_user_sessions
+from lib.sessions.throttle import address_limits, clear_account_failures, reserve_attempt
+from lib.sessions.tokens import end_user_sessions, lock_user
 
 RESET = EmailTokenPurpose.RESET_PASSWORD
 
 
-async def request_password_reset(session: AsyncSession, *, email: str) -> None:
+async def request_password_reset(session: AsyncSession, *, email: str, ip_address: str | None) -> None:
     """Email a reset link when `email` names an active account, at most once per
-    `EMAIL_THROTTLE_SECONDS`; otherwise do nothing that shows.
+    `EMAIL_THROTTLE_SECONDS`; otherwise do nothing that shows. Each client address may ask
+    `FORGOT_PASSWORD_MAX_PER_IP` times per `ADDRESS_LIMIT_WINDOW_SECONDS` (429 beyond).
 
     The caller answers alike in every case. For an unknown or inactive address the
     same queries run and a token is made and hashed, so that only sending the email
     itself takes longer for a real account.
     """
-    user = (
-        await session.execute(select(User).where(col(User.email) == email.lower()).with_for_update())
-    ).scalar_one_or_none()
+    limit = get_settings().FORGOT_PASSWORD_MAX_PER_IP
+    await reserve_attempt(
+        session,
+        address_limits("forgot-password", ip_address=ip_address, limit=limit),
+        message="Too many reset requests from this address; try again later",
+    )
+    user_id = (await session.execute(select(col(User.id)).where(col(User.email) == email.lower()))).scalar()
+    user = await lock_user(session, user_id=user_id or uuid.uuid4())  # the same queries for an unknown address
     if user is None or not user.is_active:
         await seconds_until_next_email(session, user_id=uuid.uuid4(), purpose=RESET)
         token_digest(new_opaque_token())
@@ -74,19 +82,25 @@ async def request_password_reset(session: AsyncSession, *, email: str) -> None:
 async def reset_password(session: AsyncSession, *, token: str, new_password: str) -> None:
     """Set a new password with a reset token; 400 when the token is invalid, expired or used.
 
-    Every session of the user is revoked (so earlier access and refresh tokens stop
-    working), every other reset link dies, and the address counts as verified, since
+    Every session of the user ends for good (so earlier access and refresh tokens stop
+    working, and a login racing the reset gets no session), every other reset link dies,
+    the account's failed logins are forgotten, and the address counts as verified, since
     the link reached its owner. A notice is emailed afterwards.
     """
-    user_id = await consume_email_token(session, token=token, purpose=RESET)
-    user = await session.get(User, user_id, with_for_update=True)
+    user = await session.get(User, await find_email_token_user(session, token=token, purpose=RESET))
     if user is None or not user.is_active:
         raise EmailTokenInvalid()
     require_acceptable_password(new_password, email=user.email, username=user.username)
-    user.hashed_password = await hash_password(new_password)
+    new_hash = await hash_password(new_password)  # before any lock: hashing is the slow part
+    user = await lock_user(session, user_id=user.id)
+    if user is None or not user.is_active:
+        raise EmailTokenInvalid()
+    await consume_email_token(session, token=token, purpose=RESET)
+    user.hashed_password = new_hash
     user.is_verified = True
     await retire_email_tokens(session, user_id=user.id, purpose=RESET)
-    await revoke_user_sessions(session, user_id=user.id)
+    await end_user_sessions(session, user=user)
+    await clear_account_failures(session, identifiers=(user.email, user.username))
     await session.flush()
     log_event("password_changed", user_id=user.id, via="reset")
     await send_password_changed_notice(user)

@@ -53,3 +53,19 @@ class Accepted(BaseModel):
     """The body of a 202: what happens next, in words."""
 
     detail: str
+
+
+class VerificationRequired(BaseModel):
+    """Sign-up's 202 when addresses must be verified first: the same for a new and a known address."""
+
+    detail: str = "Check your inbox: follow the link we sent to finish signing up."
+    code: str = "verification_required"
+
+
+class ResendVerificationRequest(BaseModel):
+    email: EmailStr = Field(max_length=320)
+
+    @field_validator("email")
+    @classmethod
+    def _lower_email(cls, value: str) -> str:
+        return value.lower()

@@ -9,9 +9,12 @@ from sqlmodel import col
 
 from lib.accounts.schemas import UserCreate
 from lib.accounts.verification import send_verification_email
+from lib.config import get_settings
+from lib.email import Email, send_email
 from lib.errors import Conflict, EmailTaken, UsernameTaken
 from lib.models import User
 from lib.security.passwords import hash_password
+from lib.sessions.throttle import address_limits, reserve_attempt
 from lib.sessions.tokens import ClientInfo, TokenPair, start_session
 
 
@@ -51,12 +54,37 @@ async def create_user(session: AsyncSession, *, data: UserCreate, role: str = "u
     return user
 
 
-async def sign_up(session: AsyncSession, *, data: UserCreate, client: ClientInfo) -> TokenPair:
+async def sign_up(session: AsyncSession, *, data: UserCreate, client: ClientInfo) -> TokenPair | None:
     """Create the account, email it a verification link, and sign it in.
 
-    An email that cannot be sent is logged and does not fail the sign-up: the user
-    can ask for another link.
+    With `REQUIRE_VERIFIED_EMAIL` no one is signed in (None): the answer is the same for a
+    new address and a registered one, whose owner gets a notice instead of a link. An email
+    that cannot be sent is logged and does not fail the sign-up: the user can ask again.
+    Each client address may sign up `SIGNUP_MAX_PER_IP` times per `ADDRESS_LIMIT_WINDOW_SECONDS`.
     """
-    user = await create_user(session, data=data)
-    await send_verification_email(session, user=user)
-    return await start_session(session, user=user, client=client)
+    settings = get_settings()
+    await reserve_attempt(
+        session,
+        address_limits("sign-up", ip_address=client.ip_address, limit=settings.SIGNUP_MAX_PER_IP),
+        message="Too many sign-ups from this address; try again later",
+    )
+    if not settings.REQUIRE_VERIFIED_EMAIL:
+        user = await create_user(session, data=data)
+        await send_verification_email(session, user=user)
+        return await start_session(session, user=user, client=client)
+    owner = (await session.execute(select(User).where(col(User.email) == data.email))).scalar_one_or_none()
+    if owner is None:
+        user = await create_user(session, data=data)
+        await send_verification_email(session, user=user)
+        return None
+    await hash_password(data.password)  # as long as creating an account takes
+    if owner.is_active:
+        await send_email(
+            Email(
+                to=owner.email,
+                subject=f"Sign-up attempt at {settings.APP_NAME}",
+                template="account_exists",
+                context={"first_name": owner.first_name, "link": settings.FRONTEND_URL},
+            )
+        )
+    return None

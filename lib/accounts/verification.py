@@ -3,6 +3,7 @@ again on request, and its confirmation."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -14,6 +15,7 @@ from lib.accounts.email_tokens import (
     describe_duration,
     discard_email_token,
     email_link,
+    find_email_token_user,
     issue_email_token,
     retire_email_tokens,
     seconds_until_next_email,
@@ -22,6 +24,8 @@ from lib.config import get_settings
 from lib.email import Email, send_email
 from lib.errors import EmailTokenInvalid, TooManyRequests
 from lib.models import EmailTokenPurpose, User
+from lib.sessions.throttle import address_limits, reserve_attempt
+from lib.sessions.tokens import lock_user
 
 VERIFY = EmailTokenPurpose.VERIFY_EMAIL
 
@@ -61,21 +65,39 @@ async def resend_verification_email(session: AsyncSession, *, user: User) -> boo
     At most one email per `EMAIL_THROTTLE_SECONDS` (the sign-up email counts): 429 with
     `Retry-After` otherwise. The user's row is locked so that concurrent requests queue.
     """
-    await session.execute(select(col(User.id)).where(col(User.id) == user.id).with_for_update())
-    if user.is_verified:
+    locked = await lock_user(session, user_id=user.id)
+    if locked is None or locked.is_verified:
         return False
-    wait = await seconds_until_next_email(session, user_id=user.id, purpose=VERIFY)
+    wait = await seconds_until_next_email(session, user_id=locked.id, purpose=VERIFY)
     if wait:
         raise TooManyRequests(wait, "A verification email was sent recently; try again later")
-    await send_verification_email(session, user=user)
+    await send_verification_email(session, user=locked)
     return True
+
+
+async def resend_verification_to_address(session: AsyncSession, *, email: str, ip_address: str | None) -> None:
+    """Send a new link to `email` when it names an active, unverified account and none was sent
+    within `EMAIL_THROTTLE_SECONDS`; otherwise do nothing that shows. Each client address may
+    ask `VERIFY_RESEND_MAX_PER_IP` times per `ADDRESS_LIMIT_WINDOW_SECONDS` (429 beyond)."""
+    await reserve_attempt(
+        session,
+        address_limits("verify-resend", ip_address=ip_address, limit=get_settings().VERIFY_RESEND_MAX_PER_IP),
+        message="Too many verification requests from this address; try again later",
+    )
+    user_id = (await session.execute(select(col(User.id)).where(col(User.email) == email.lower()))).scalar()
+    user = await lock_user(session, user_id=user_id or uuid.uuid4())  # the same queries for an unknown address
+    if user is None or not user.is_active or user.is_verified:
+        return
+    if not await seconds_until_next_email(session, user_id=user.id, purpose=VERIFY):
+        await send_verification_email(session, user=user)
 
 
 async def verify_email(session: AsyncSession, *, token: str) -> None:
     """Mark the token's account verified; 400 when the token is invalid, expired or used."""
-    user_id = await consume_email_token(session, token=token, purpose=VERIFY)
-    user = await session.get(User, user_id, with_for_update=True)
+    user_id = await find_email_token_user(session, token=token, purpose=VERIFY)
+    user = await lock_user(session, user_id=user_id)
     if user is None or not user.is_active:
         raise EmailTokenInvalid()
+    await consume_email_token(session, token=token, purpose=VERIFY)
     user.is_verified = True
     await retire_email_tokens(session, user_id=user.id, purpose=VERIFY)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Column, ForeignKey, String, Uuid, func
+from sqlalchemy import Column, ForeignKey, Integer, String, Uuid, func
 from sqlmodel import Field, SQLModel
 
 from lib.models.base import UTCDateTime
@@ -28,10 +28,13 @@ class AuthSession(SQLModel, table=True):
     )
     expires_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
     revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    # The user's `session_epoch` when this session started; a later epoch ends it.
+    epoch: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
 
 
 class RefreshToken(SQLModel, table=True):
-    """One issued refresh token; only its SHA-256 is stored. `used_at` marks it consumed."""
+    """One issued refresh token, identified by its `jti` (the id); the database keeps only the
+    token's SHA-256. `used_at` marks it consumed."""
 
     __tablename__ = "refresh_tokens"
 
@@ -48,3 +51,6 @@ class RefreshToken(SQLModel, table=True):
     )
     expires_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
     used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    # The token this one replaced at rotation: within the grace window, only the immediately
+    # previous token of a live successor may be presented again.
+    parent_id: uuid.UUID | None = Field(default=None, sa_column=Column(Uuid, nullable=True, index=True))

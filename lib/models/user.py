@@ -5,7 +5,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Column, Index, String, func
+from sqlalchemy import CheckConstraint, Column, Index, Integer, String, func
 from sqlmodel import Field, SQLModel
 
 from lib.models.base import JSONVariant, UTCDateTime
@@ -30,6 +30,9 @@ class User(SQLModel, table=True):
     role: str = Field(default=Role.USER.value, max_length=20)
     is_active: bool = Field(default=True)
     is_verified: bool = Field(default=False)
+    # Raised whenever every session must end (password change or reset, deactivation, demotion,
+    # logout): a session records the value it started under and is dead once they differ.
+    session_epoch: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
     background_questionnaire: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONVariant))
     created_at: datetime | None = Field(
         default=None, sa_column=Column(UTCDateTime, server_default=func.now(), nullable=False)

@@ -3,30 +3,26 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from lib.config import get_settings
-from lib.errors import (
-    EmailNotVerified,
-    InactiveUser,
-    InvalidCredentials,
-    InvalidToken,
-    RefreshTokenReused,
-    TokenRevoked,
-    TooManyRequests,
-)
+from lib.db import commit_now
+from lib.errors import EmailNotVerified, InvalidCredentials, InvalidToken, RefreshTokenReused, TokenRevoked
 from lib.log import log_event
 from lib.models import AuthSession, RefreshToken, User, utcnow
-from lib.security.digest import token_digest
 from lib.security.tokens import decode_token
-from lib.sessions.throttle import check_login_throttle, record_login_failure, reset_login_failures, throttle_keys
+from lib.sessions.throttle import release_attempt, reserve_login_attempt
 from lib.sessions.tokens import (
     ClientInfo,
     TokenPair,
+    end_user_sessions,
     issue_token_pair,
+    lock_user,
     revoke_session,
     revoke_user_sessions,
     start_session,
@@ -43,35 +39,43 @@ async def find_user_by_login(session: AsyncSession, *, identifier: str) -> User 
     return (await session.execute(select(User).where(condition))).scalar_one_or_none()
 
 
+async def _lock_unchanged(session: AsyncSession, user: User) -> User | None:
+    """Lock the user's row and return it, unless its password or session epoch changed since
+    `user` was read: a login whose password check raced a reset or a change must not start a
+    session (the password it checked may be the old one)."""
+    epoch, hashed = user.session_epoch, user.hashed_password
+    locked = await lock_user(session, user_id=user.id)
+    if locked is None or locked.session_epoch != epoch or locked.hashed_password != hashed:
+        return None
+    return locked
+
+
 async def login(session: AsyncSession, *, identifier: str, password: str, client: ClientInfo) -> TokenPair:
     """Check the credentials, unless the account or the client address is throttled (429).
 
-    A failure is recorded under both keys and committed with the 401 (`persist`); a
-    success clears the account's count. The throttle is checked before any hashing.
+    The attempt is reserved (and committed) before any hashing; a failure keeps it as the
+    counted failure, a success gives it back. Every failure answers alike, a deactivated
+    account with the right password included, so the answer never confirms a guess.
     """
-    keys = throttle_keys(identifier=identifier, ip_address=client.ip_address)
-    throttled, account_failures = await check_login_throttle(session, keys=keys)
-    if throttled is not None:
-        log_event("login_throttled", scope=throttled.scope, ip=client.ip_address, retry_after=throttled.retry_after)
-        raise TooManyRequests(throttled.retry_after, "Too many failed logins; try again later")
-
+    reservation = await reserve_login_attempt(
+        session, identifier=identifier, ip_address=client.ip_address, message="Too many failed logins; try again later"
+    )
     # Imported here so that refresh and logout, which share this module, never load the hasher;
     # the login function imports it at init (api/login.py).
     from lib.security.passwords import verify_password
 
     user = await find_user_by_login(session, identifier=identifier)
     valid, new_hash = await verify_password(password, user.hashed_password if user else None)
-    if user is None or not valid or not user.is_active:
-        await record_login_failure(session, keys=keys)
-        reason = "unknown_account" if user is None else "wrong_password" if not valid else "inactive"
+    locked = await _lock_unchanged(session, user) if user is not None and valid else None
+    if locked is None or not locked.is_active:
+        reason = "unknown_account" if user is None else "wrong_password" if not valid else "inactive_or_changed"
         log_event("login_failure", reason=reason, user_id=user.id if user else None, ip=client.ip_address)
-        if user is not None and valid:
-            raise InactiveUser("This account is deactivated")
         raise InvalidCredentials()
+    user = locked
+    await release_attempt(session, reservation)
     if get_settings().REQUIRE_VERIFIED_EMAIL and not user.is_verified:
+        await commit_now(session)  # the right password: the attempt is not a failure
         raise EmailNotVerified()
-    if account_failures:
-        await reset_login_failures(session, keys=keys)
     if new_hash is not None:
         user.hashed_password = new_hash
     if get_settings().SINGLE_SESSION:
@@ -81,54 +85,96 @@ async def login(session: AsyncSession, *, identifier: str, password: str, client
     return pair
 
 
-async def rotate_refresh_token(session: AsyncSession, *, presented: str) -> TokenPair:
-    """Consume `presented` and issue the next pair in its family.
+def _uuid_claim(claims: dict[str, Any], name: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(claims[name]))
+    except (KeyError, ValueError):
+        raise InvalidToken() from None
 
-    Consumption is one conditional UPDATE, so of concurrent requests with the same
-    token exactly one wins. A token that was already consumed is reuse: the whole
-    family is revoked (and that revocation is committed) before answering 401.
+
+async def _within_grace(session: AsyncSession, *, token_id: uuid.UUID, used_at: datetime | None) -> bool:
+    """Whether a consumed token presented again is the immediately previous one of its family,
+    within `REFRESH_REUSE_GRACE_SECONDS` of its rotation: a retry, or a second tab. It is not
+    once any token issued in exchange for it has itself been used."""
+    grace = get_settings().REFRESH_REUSE_GRACE_SECONDS
+    if grace <= 0 or used_at is None or used_at + timedelta(seconds=grace) < utcnow():
+        return False
+    successor_used = (
+        await session.execute(
+            select(col(RefreshToken.id))
+            .where(col(RefreshToken.parent_id) == token_id, col(RefreshToken.used_at).is_not(None))
+            .limit(1)
+        )
+    ).first()
+    return successor_used is None
+
+
+async def rotate_refresh_token(session: AsyncSession, *, presented: str) -> TokenPair:
+    """Consume `presented` and issue the next pair in its session.
+
+    The token is identified by its `jti`. Consumption is one conditional UPDATE, so of
+    concurrent requests with the same token exactly one consumes it; the others are within
+    the grace window (each gets a pair in the same session) or are reuse: the whole family
+    is revoked (and that revocation is committed) before answering 401.
     """
     claims = decode_token(presented, "refresh")
-    digest = token_digest(presented)
+    token_id, session_id, user_id = (_uuid_claim(claims, name) for name in ("jti", "sid", "sub"))
+    mine = (
+        col(RefreshToken.id) == token_id,
+        col(RefreshToken.session_id) == session_id,
+        col(RefreshToken.user_id) == user_id,
+    )
+    now = utcnow()
     consumed = (
         await session.execute(
             update(RefreshToken)
-            .where(col(RefreshToken.token_hash) == digest, col(RefreshToken.used_at).is_(None))
-            .values(used_at=utcnow())
-            .returning(col(RefreshToken.session_id), col(RefreshToken.user_id))
+            .where(*mine, col(RefreshToken.used_at).is_(None))
+            .values(used_at=now)
+            .returning(col(RefreshToken.id))
         )
     ).first()
     if consumed is None:
-        family = (
-            await session.execute(select(col(RefreshToken.session_id)).where(col(RefreshToken.token_hash) == digest))
-        ).scalar_one_or_none()
-        if family is None:
+        used_at = (await session.execute(select(col(RefreshToken.used_at)).where(*mine))).first()
+        if used_at is None:
             raise InvalidToken("Unknown refresh token")
-        await revoke_session(session, session_id=family)
-        log_event("refresh_reuse_detected", session_id=family)
-        raise RefreshTokenReused()
+        if not await _within_grace(session, token_id=token_id, used_at=used_at[0]):
+            await revoke_session(session, session_id=session_id)
+            await commit_now(session)  # the revocation stands although the request fails
+            log_event("refresh_reuse_detected", session_id=session_id)
+            raise RefreshTokenReused()
+        log_event("refresh_retried_within_grace", session_id=session_id)
 
-    session_id, user_id = consumed
-    if str(session_id) != claims["sid"] or str(user_id) != claims["sub"]:
-        raise InvalidToken()
-    row = (
+    user = await session.get(User, user_id, populate_existing=True)
+    if user is None or not user.is_active:
+        raise TokenRevoked()
+    if get_settings().REQUIRE_VERIFIED_EMAIL and not user.is_verified:
+        raise EmailNotVerified()
+    pair = issue_token_pair(session, user=user, session_id=session_id, parent_id=token_id)
+    # The session moves on only while it is live under the user's current epoch: a reset or
+    # a logout that commits first leaves nothing to refresh.
+    touched = (
         await session.execute(
-            select(AuthSession, User)
-            .join(User, col(User.id) == col(AuthSession.user_id))
-            .where(col(AuthSession.id) == session_id)
+            update(AuthSession)
+            .where(
+                col(AuthSession.id) == session_id,
+                col(AuthSession.user_id) == user_id,
+                col(AuthSession.revoked_at).is_(None),
+                col(AuthSession.epoch) == user.session_epoch,
+            )
+            .values(last_used_at=now, expires_at=pair.refresh_expires_at)
+            .returning(col(AuthSession.id))
         )
     ).first()
-    if row is None:
-        raise InvalidToken("Unknown refresh token")
-    auth_session, user = row
-    if auth_session.revoked_at is not None or not user.is_active:
+    if touched is None:
         raise TokenRevoked()
-    pair = issue_token_pair(session, user=user, auth_session=auth_session)
     await session.flush()
     return pair
 
 
 async def logout(session: AsyncSession, *, user_id: uuid.UUID) -> None:
-    """End every session of the user: refresh tokens and earlier access tokens stop working."""
-    await revoke_user_sessions(session, user_id=user_id)
+    """End every session of the user: refresh tokens and earlier access tokens stop working,
+    and so does a session that a racing login was creating."""
+    user = await lock_user(session, user_id=user_id)
+    if user is not None:
+        await end_user_sessions(session, user=user)
     log_event("logout", user_id=user_id)

@@ -1,8 +1,14 @@
-"""Login throttling, counted in the database so that every function instance sees the same count.
+"""Throttling, counted in the database so that every function instance sees the same count.
 
-Two keys are counted: the account (a digest of the normalized identifier, so that an unknown
-account is throttled exactly like a known one and no typed identifier is stored) and the
-client address (an IPv6 address counts by its /64, which one client usually holds whole).
+An attempt is reserved before the password is checked: the keys are locked while they are
+counted and the new attempt recorded, and that record is committed at once, so parallel
+attempts see each other and no more than the limit get through. A successful login gives
+its reservation back; a failed one stays as the counted failure.
+
+Login counts two keys: the account (a digest of the normalized identifier, so that an
+unknown account is throttled exactly like a known one and no typed identifier is stored) and
+the client address (an IPv6 address counts by its /64, which one client usually holds whole).
+Sign-up and the email-sending requests count the client address only.
 """
 
 from __future__ import annotations
@@ -10,91 +16,156 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import and_, delete, func, insert, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from lib.config import get_settings
+from lib.db import commit_now
+from lib.errors import TooManyRequests
+from lib.log import log_event
 from lib.models import LoginFailure, utcnow
 
 
 @dataclass(frozen=True)
-class ThrottleKeys:
-    account: str
-    address: str | None
-
-    @property
-    def all(self) -> list[str]:
-        return [self.account] if self.address is None else [self.account, self.address]
+class Limit:
+    key: str
+    limit: int
+    window_seconds: int
+    scope: str  # "account" or "address", for the log
 
 
 @dataclass(frozen=True)
-class Throttled:
-    scope: str  # "account" or "address"
-    retry_after: int
+class Reservation:
+    """What `reserve_attempt` recorded: the rows by key."""
+
+    rows: dict[str, int]
+    account_key: str | None = None
 
 
 def normalize_identifier(identifier: str) -> str:
     return identifier.strip().lower()
 
 
-def address_key(ip_address: str | None) -> str | None:
+def account_key(identifier: str) -> str:
+    return f"account:{hashlib.sha256(normalize_identifier(identifier).encode('utf-8')).hexdigest()}"
+
+
+def address_key(ip_address: str | None, *, prefix: str = "ip") -> str | None:
     if not ip_address:
         return None
     try:
         address = ipaddress.ip_address(ip_address)
     except ValueError:
-        return f"ip:{ip_address[:64]}"
+        return f"{prefix}:{ip_address[:64]}"
     if isinstance(address, ipaddress.IPv6Address):
         if address.ipv4_mapped is not None:
-            return f"ip:{address.ipv4_mapped}"
-        return f"ip:{ipaddress.ip_network(f'{address}/64', strict=False)}"
-    return f"ip:{address}"
+            return f"{prefix}:{address.ipv4_mapped}"
+        return f"{prefix}:{ipaddress.ip_network(f'{address}/64', strict=False)}"
+    return f"{prefix}:{address}"
 
 
-def throttle_keys(*, identifier: str, ip_address: str | None) -> ThrottleKeys:
-    digest = hashlib.sha256(normalize_identifier(identifier).encode("utf-8")).hexdigest()
-    return ThrottleKeys(account=f"account:{digest}", address=address_key(ip_address))
-
-
-async def check_login_throttle(session: AsyncSession, *, keys: ThrottleKeys) -> tuple[Throttled | None, int]:
-    """One query for both keys. Returns (the throttle in force or None, the account's failure count).
-
-    `Retry-After` is the time until the oldest counted failure leaves the window.
-    """
+def login_limits(*, identifier: str, ip_address: str | None) -> list[Limit]:
     settings = get_settings()
-    window = timedelta(seconds=settings.LOGIN_FAILURE_WINDOW_SECONDS)
+    window = settings.LOGIN_FAILURE_WINDOW_SECONDS
+    limits = [Limit(account_key(identifier), settings.LOGIN_MAX_FAILURES, window, "account")]
+    address = address_key(ip_address)
+    if address is not None:
+        limits.append(Limit(address, settings.LOGIN_MAX_FAILURES_PER_IP, window, "address"))
+    return limits
+
+
+def address_limits(action: str, *, ip_address: str | None, limit: int) -> list[Limit]:
+    """The per-address limit of `action` (sign-up, forgot-password, resend), or none without an address."""
+    key = address_key(ip_address, prefix=f"{action}:ip")
+    return [] if key is None else [Limit(key, limit, get_settings().ADDRESS_LIMIT_WINDOW_SECONDS, "address")]
+
+
+def _lock_id(key: str) -> int:
+    return int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big", signed=True)
+
+
+async def _lock_keys(session: AsyncSession, keys: Iterable[str]) -> None:
+    """Serialize counting per key: PostgreSQL advisory locks held to the end of the transaction,
+    taken in one order so that two requests never wait on each other. SQLite needs none: its
+    transactions take the write lock up front (BEGIN IMMEDIATE)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    ids = sorted({_lock_id(key) for key in keys})
+    calls = ", ".join(f"pg_advisory_xact_lock(:k{index})" for index in range(len(ids)))
+    await session.execute(text(f"SELECT {calls}"), {f"k{index}": value for index, value in enumerate(ids)})
+
+
+async def reserve_attempt(
+    session: AsyncSession, limits: Sequence[Limit], *, message: str, event: str = "throttled"
+) -> Reservation:
+    """Record one attempt under every limit and commit it, or refuse with 429 when a limit is
+    used up (nothing recorded). `Retry-After` is the time until the oldest counted attempt
+    leaves its window."""
+    if not limits:
+        return Reservation(rows={})
+    await _lock_keys(session, (limit.key for limit in limits))
     now = utcnow()
+    windows = {limit.key: timedelta(seconds=limit.window_seconds) for limit in limits}
     rows = (
         await session.execute(
             select(col(LoginFailure.key), func.count(), func.min(col(LoginFailure.created_at)))
-            .where(col(LoginFailure.key).in_(keys.all), col(LoginFailure.created_at) > now - window)
+            .where(
+                or_(
+                    *(
+                        and_(col(LoginFailure.key) == key, col(LoginFailure.created_at) > now - window)
+                        for key, window in windows.items()
+                    )
+                )
+            )
             .group_by(col(LoginFailure.key))
         )
     ).all()
     counts: dict[str, tuple[int, datetime]] = {key: (count, oldest or now) for key, count, oldest in rows}
-    limits = {keys.account: ("account", settings.LOGIN_MAX_FAILURES)}
-    if keys.address is not None:
-        limits[keys.address] = ("address", settings.LOGIN_MAX_FAILURES_PER_IP or settings.LOGIN_MAX_FAILURES)
-    throttled: Throttled | None = None
-    for key, (scope, limit) in limits.items():
-        count, oldest = counts.get(key, (0, now))
-        if count >= limit:
+    retry_after, scope = 0, ""
+    for limit in limits:
+        count, oldest = counts.get(limit.key, (0, now))
+        if count >= limit.limit:
             oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=now.tzinfo)
-            retry_after = max(1, math.ceil((oldest + window - now).total_seconds()))
-            if throttled is None or retry_after > throttled.retry_after:
-                throttled = Throttled(scope=scope, retry_after=retry_after)
-    return throttled, counts.get(keys.account, (0, now))[0]
+            wait = math.ceil((oldest + windows[limit.key] - now).total_seconds())
+            if wait > retry_after:
+                retry_after, scope = max(1, wait), limit.scope
+    if retry_after:
+        log_event(event, scope=scope, retry_after=retry_after)
+        raise TooManyRequests(retry_after, message)
+    inserted = await session.execute(
+        insert(LoginFailure).returning(LoginFailure.__table__.c.id, col(LoginFailure.key)),  # type: ignore[attr-defined]
+        [{"key": limit.key, "created_at": now} for limit in limits],
+    )
+    reservation = Reservation(
+        rows={key: row_id for row_id, key in inserted.all()},
+        account_key=next((limit.key for limit in limits if limit.scope == "account"), None),
+    )
+    await commit_now(session)  # parallel attempts must see this one, and a failure keeps it
+    return reservation
 
 
-async def record_login_failure(session: AsyncSession, *, keys: ThrottleKeys) -> None:
-    now = utcnow()
-    await session.execute(insert(LoginFailure), [{"key": key, "created_at": now} for key in keys.all])
+async def reserve_login_attempt(
+    session: AsyncSession, *, identifier: str, ip_address: str | None, message: str
+) -> Reservation:
+    return await reserve_attempt(
+        session, login_limits(identifier=identifier, ip_address=ip_address), message=message, event="login_throttled"
+    )
 
 
-async def reset_login_failures(session: AsyncSession, *, keys: ThrottleKeys) -> None:
-    """A successful login clears the account's count (not the address's)."""
-    await session.execute(delete(LoginFailure).where(col(LoginFailure.key) == keys.account))
+async def release_attempt(session: AsyncSession, reservation: Reservation) -> None:
+    """The password was right: the account's count starts again, and this attempt no longer
+    counts against the address."""
+    mine = col(LoginFailure.id).in_(list(reservation.rows.values()))
+    account = col(LoginFailure.key) == reservation.account_key
+    await session.execute(delete(LoginFailure).where(mine if reservation.account_key is None else or_(mine, account)))
+
+
+async def clear_account_failures(session: AsyncSession, *, identifiers: Iterable[str]) -> None:
+    """Forget the failures counted against these identifiers (an account's email and username)."""
+    keys = [account_key(identifier) for identifier in identifiers]
+    await session.execute(delete(LoginFailure).where(col(LoginFailure.key).in_(keys)))

@@ -1,4 +1,10 @@
-"""Issuing a token pair for a session, and revoking sessions."""
+"""Issuing a token pair for a session, and ending sessions.
+
+Sessions end for good: every change that must end a user's sessions (password change or
+reset, deactivation, demotion, logout) locks the user's row and raises its `session_epoch`;
+a session is live only while its `epoch` equals the user's. One lock order everywhere: the
+user's row first, then its sessions, refresh tokens and email links.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -27,44 +33,74 @@ class TokenPair:
     refresh_token: str
     expires_in: int
     session_id: uuid.UUID
+    refresh_expires_at: datetime
 
 
-def issue_token_pair(session: AsyncSession, *, user: User, auth_session: AuthSession) -> TokenPair:
-    """Sign a new access and refresh token in `auth_session` and record the refresh token's digest."""
+def issue_token_pair(
+    session: AsyncSession, *, user: User, session_id: uuid.UUID, parent_id: uuid.UUID | None = None
+) -> TokenPair:
+    """Sign a new access and refresh token in the session and record the refresh token."""
     jti = uuid.uuid4()
-    refresh = create_refresh_token(user_id=user.id, session_id=auth_session.id, jti=jti)
-    access = create_access_token(user_id=user.id, role=user.role, session_id=auth_session.id)
+    refresh = create_refresh_token(user_id=user.id, session_id=session_id, jti=jti)
+    access = create_access_token(user_id=user.id, role=user.role, session_id=session_id)
     expires_at = datetime.fromtimestamp(refresh.expires_at, UTC)
     session.add(
         RefreshToken(
             id=jti,
             user_id=user.id,
-            session_id=auth_session.id,
+            session_id=session_id,
             token_hash=token_digest(refresh.token),
             expires_at=expires_at,
+            parent_id=parent_id,
         )
     )
-    auth_session.expires_at = expires_at
-    auth_session.last_used_at = utcnow()
     return TokenPair(
         access_token=access.token,
         refresh_token=refresh.token,
         expires_in=access.expires_at - access.issued_at,
-        session_id=auth_session.id,
+        session_id=session_id,
+        refresh_expires_at=expires_at,
     )
 
 
 async def start_session(session: AsyncSession, *, user: User, client: ClientInfo) -> TokenPair:
+    """A new session under the user's current epoch. The caller holds the user's row lock
+    (or has just created the user), so no epoch change can slip in before it commits."""
     auth_session = AuthSession(
         user_id=user.id,
         user_agent=(client.user_agent or None) and client.user_agent[:255],
         ip_address=client.ip_address,
         expires_at=utcnow(),
+        epoch=user.session_epoch,
     )
     session.add(auth_session)
-    pair = issue_token_pair(session, user=user, auth_session=auth_session)
+    pair = issue_token_pair(session, user=user, session_id=auth_session.id)
+    auth_session.expires_at = pair.refresh_expires_at
     await session.flush()
     return pair
+
+
+async def lock_user(session: AsyncSession, *, user_id: uuid.UUID) -> User | None:
+    """The user's row, read afresh and locked until the transaction ends.
+
+    FOR NO KEY UPDATE rather than FOR UPDATE: inserting a row that references the user
+    (a session, a token) takes a key-share lock, which this one lets through, so such an
+    insert never waits on it nor deadlocks with it.
+    """
+    statement = (
+        select(User)
+        .where(col(User.id) == user_id)
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def end_user_sessions(session: AsyncSession, *, user: User) -> None:
+    """End every session of `user` for good, including one that a racing login or refresh is
+    creating: its epoch no longer matches. The caller holds the user's row lock."""
+    user.session_epoch += 1
+    await revoke_user_sessions(session, user_id=user.id)
 
 
 async def revoke_user_sessions(session: AsyncSession, *, user_id: uuid.UUID, keep: uuid.UUID | None = None) -> None:

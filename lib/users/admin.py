@@ -10,7 +10,7 @@ from sqlmodel import col
 
 from lib.errors import LastAdmin, NotFound
 from lib.models import Role, User
-from lib.sessions.tokens import revoke_user_sessions
+from lib.sessions.tokens import end_user_sessions
 from lib.users.schemas import AdminUserUpdate, UserListQuery, UserPage, UserPublic
 
 _RANK = {Role.USER: 0, Role.MODERATOR: 1, Role.ADMIN: 2}
@@ -43,7 +43,7 @@ async def list_users(session: AsyncSession, *, query: UserListQuery) -> UserPage
 async def get_user(session: AsyncSession, *, user_id: uuid.UUID, for_update: bool = False) -> User:
     statement = select(User).where(col(User.id) == user_id).execution_options(populate_existing=True)
     if for_update:
-        statement = statement.with_for_update()
+        statement = statement.with_for_update(key_share=True)  # see lib.sessions.tokens.lock_user
     user = (await session.execute(statement)).scalar_one_or_none()
     if user is None:
         raise NotFound("User not found")
@@ -60,7 +60,7 @@ async def lock_active_admins(session: AsyncSession) -> set[uuid.UUID]:
         select(col(User.id))
         .where(col(User.role) == Role.ADMIN.value, col(User.is_active).is_(True))
         .order_by(col(User.id))
-        .with_for_update()
+        .with_for_update(key_share=True)
     )
     return set(rows.scalars().all())
 
@@ -82,7 +82,7 @@ async def update_user(session: AsyncSession, *, user_id: uuid.UUID, data: AdminU
     deactivated = changes.get("is_active") is False and user.is_active
     if demoted or deactivated:
         ensure_another_admin_remains(admins, leaving=user)
-        await revoke_user_sessions(session, user_id=user.id)
+        await end_user_sessions(session, user=user)
     if "role" in changes:
         user.role = Role(changes["role"]).value
     for name in ("is_active", "is_verified"):

@@ -289,7 +289,7 @@ async def test_demotion_and_deactivation_end_existing_tokens_at_once(
     login = await _login(client, target)
     if change.get("is_active") is False:
         assert login.status_code == 401
-        assert login.json()["code"] == "inactive_user"
+        assert login.json()["code"] == "invalid_credentials"
     else:
         assert login.status_code == 200
         assert login.json()["access_token"]

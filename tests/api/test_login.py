@@ -53,14 +53,16 @@ async def test_unknown_user_and_wrong_password_answer_identically(
     assert wrong_password.headers["www-authenticate"] == unknown_user.headers["www-authenticate"] == "Bearer"
 
 
-async def test_inactive_user_cannot_log_in(client: httpx.AsyncClient, users: UserFactory) -> None:
+async def test_inactive_user_answers_like_a_wrong_password(client: httpx.AsyncClient, users: UserFactory) -> None:
+    """The right password of a deactivated account must not be told apart from a wrong one."""
     user = await users.sign_up()
     async with get_engine().begin() as connection:
         await connection.execute(update(User).where(User.email == user.email).values(is_active=False))
-    response = await users.login(user.email)
-    assert response.status_code == 401
-    assert response.json()["code"] == "inactive_user"
-    assert response.headers["www-authenticate"].startswith("Bearer")
+    right = await users.login(user.email)
+    wrong = await users.login(user.email, "not the password")
+    assert right.status_code == wrong.status_code == 401
+    assert right.json() == wrong.json() == {"detail": "Incorrect username or password", "code": "invalid_credentials"}
+    assert right.headers["www-authenticate"] == wrong.headers["www-authenticate"] == "Bearer"
 
 
 @pytest.mark.parametrize(

@@ -154,7 +154,7 @@ async def test_delete_me_deactivates_and_ends_every_token(client: httpx.AsyncCli
     assert refresh.status_code == 401
     login = await users.login(me.username, me.password)
     assert login.status_code == 401
-    assert login.json()["code"] == "inactive_user"
+    assert login.json()["code"] == "invalid_credentials"
 
 
 async def test_delete_me_requires_a_token(client: httpx.AsyncClient) -> None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import httpx
 
@@ -22,7 +23,10 @@ async def test_refresh_rotates_the_pair(client: httpx.AsyncClient, users: UserFa
     assert (await refresh(client, pair["refresh_token"])).status_code == 200
 
 
-async def test_consumed_refresh_token_is_refused(client: httpx.AsyncClient, users: UserFactory) -> None:
+async def test_consumed_refresh_token_is_refused(
+    client: httpx.AsyncClient, users: UserFactory, settings_env: Callable[..., None]
+) -> None:
+    settings_env(REFRESH_REUSE_GRACE_SECONDS="0")
     user = await users.sign_up()
     assert (await refresh(client, user.refresh_token)).status_code == 200
     again = await refresh(client, user.refresh_token)
@@ -31,7 +35,10 @@ async def test_consumed_refresh_token_is_refused(client: httpx.AsyncClient, user
     assert again.headers["www-authenticate"].startswith('Bearer error="invalid_token"')
 
 
-async def test_refresh_reuse_revokes_family(client: httpx.AsyncClient, users: UserFactory) -> None:
+async def test_refresh_reuse_revokes_family(
+    client: httpx.AsyncClient, users: UserFactory, settings_env: Callable[..., None]
+) -> None:
+    settings_env(REFRESH_REUSE_GRACE_SECONDS="0")
     user = await users.sign_up()
     newest = (await refresh(client, user.refresh_token)).json()
     assert (await refresh(client, user.refresh_token)).status_code == 401  # the attacker replays
@@ -39,9 +46,10 @@ async def test_refresh_reuse_revokes_family(client: httpx.AsyncClient, users: Us
     assert (await client.get("/api/v1/user/me", headers=bearer(newest["access_token"]))).status_code == 401
 
 
-async def test_concurrent_refreshes_of_one_token_let_exactly_one_through(
-    client: httpx.AsyncClient, users: UserFactory
+async def test_concurrent_refreshes_of_one_token_let_exactly_one_through_when_strict(
+    client: httpx.AsyncClient, users: UserFactory, settings_env: Callable[..., None]
 ) -> None:
+    settings_env(REFRESH_REUSE_GRACE_SECONDS="0")
     user = await users.sign_up()
     responses = await asyncio.gather(*(refresh(client, user.refresh_token) for _ in range(20)))
     statuses = sorted(response.status_code for response in responses)

@@ -172,8 +172,8 @@ async def test_smtp_down_sign_up_still_201_and_the_user_can_ask_again(
 async def test_login_needs_a_verified_address_when_required(
     client: httpx.AsyncClient, users: UserFactory, smtp_server: Mailbox, settings_env: Callable[..., None]
 ) -> None:
-    settings_env(REQUIRE_VERIFIED_EMAIL="true")
     user = await users.sign_up()
+    settings_env(REQUIRE_VERIFIED_EMAIL="true")
 
     refused = await users.login(user.email, PASSWORD)
 
