@@ -162,7 +162,9 @@ async def test_concurrent_failures_are_all_counted(
     async with get_engine().connect() as connection:
         count = (
             await connection.execute(
-                select(func.count()).where(col(LoginFailure.key).startswith("account:") | col(LoginFailure.key).startswith("ip:"))
+                select(func.count()).where(
+                    col(LoginFailure.key).startswith("account:") | col(LoginFailure.key).startswith("ip:")
+                )
             )
         ).scalar_one()
     assert count == 20  # each of the 10 failures under the account and the address

@@ -9,8 +9,8 @@ import uuid
 import httpx
 import pytest
 from fastapi import APIRouter
-from sqlalchemy import select, text, update
 from sqlalchemy import exc as sa_exc
+from sqlalchemy import select, text, update
 from sqlmodel import col
 
 from lib.app import create_app
