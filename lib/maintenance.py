@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from fastapi import Header
 from pydantic import BaseModel
-from sqlalchemy import delete, or_, select
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -34,14 +34,18 @@ class CleanupResult(BaseModel):
 
 async def delete_stale_rows(session: AsyncSession, *, now: datetime | None = None) -> CleanupResult:
     """Delete expired refresh tokens, revoked or expired sessions (with their tokens),
-    used or expired email tokens, and login failures older than the throttling window.
+    used or expired email tokens, and counted attempts older than their throttling window.
 
     Consumed but unexpired refresh tokens of a live session are kept: presenting one
     again is how reuse is detected.
     """
     now = now or utcnow()
     dead = or_(col(AuthSession.revoked_at).is_not(None), col(AuthSession.expires_at) < now)
-    failure_cutoff = now - timedelta(seconds=get_settings().LOGIN_FAILURE_WINDOW_SECONDS)
+    settings = get_settings()
+    login_cutoff = now - timedelta(seconds=settings.LOGIN_FAILURE_WINDOW_SECONDS)
+    address_cutoff = now - timedelta(seconds=settings.ADDRESS_LIMIT_WINDOW_SECONDS)
+    key = col(LoginFailure.key)
+    login_key = or_(key.startswith("account:"), key.startswith("ip:"))  # the rest: sign-up, email requests
     statements = {
         "refresh_tokens": delete(RefreshToken).where(
             or_(
@@ -53,7 +57,12 @@ async def delete_stale_rows(session: AsyncSession, *, now: datetime | None = Non
         "email_tokens": delete(EmailToken).where(
             or_(col(EmailToken.used_at).is_not(None), col(EmailToken.expires_at) < now)
         ),
-        "login_failures": delete(LoginFailure).where(col(LoginFailure.created_at) < failure_cutoff),
+        "login_failures": delete(LoginFailure).where(
+            or_(
+                and_(login_key, col(LoginFailure.created_at) < login_cutoff),
+                and_(~login_key, col(LoginFailure.created_at) < address_cutoff),
+            )
+        ),
     }
     deleted: dict[str, int] = {}
     for table, statement in statements.items():

@@ -14,11 +14,12 @@
  * - The refresh token (7 days, rotated on every use) is kept in sessionStorage, under a key
  *   per API base URL. That is what lets the session survive a reload of the tab, and it ends
  *   the session when the tab is closed.
- *     * Not localStorage: it is shared by every tab of the origin, and two tabs refreshing with
- *       the same token at once is exactly the reuse the API punishes by revoking the whole
- *       session (by design: reuse means the token may have been stolen). sessionStorage is per
- *       tab, and closing the tab forgets it. (A duplicated tab starts with a copy; the first of
- *       the two to refresh wins and the other is signed out.)
+ *     * Not localStorage: it is shared by every tab of the origin, and a tab that refreshes
+ *       with a token another tab rotated more than REFRESH_REUSE_GRACE_SECONDS (10 s) ago is
+ *       the reuse the API punishes by revoking the whole session (by design: reuse means the
+ *       token may have been stolen). sessionStorage is per tab, and closing the tab forgets it.
+ *       (A duplicated tab starts with a copy; within the grace window both keep working, later
+ *       the first of the two to refresh again wins and the other is signed out.)
  *     * Not memory only: every reload would sign the user out.
  *     * Not an HttpOnly cookie, which script cannot read at all and is the best place for a
  *       refresh token: the API hands the token over in the body, so there is no cookie to use.
@@ -35,9 +36,10 @@
  * lifetime, whichever is shorter) is renewed first; a request answered 401 is retried once
  * after a renewal. There is no timer: an idle tab does not keep its session alive. All callers
  * that need a renewal at the same moment share one in-flight refresh (`refreshTokens`), because
- * each refresh consumes the refresh token: two concurrent refreshes with one token would be
- * reuse, and the API would revoke the session. (The one race left: a reload while a refresh is
- * on its way loses the answer, so the page presents the consumed token again and is signed out.)
+ * each refresh consumes the refresh token. The API forgives a token presented again within
+ * its grace window (10 s by default): a reload while a refresh is on its way loses the answer,
+ * and the page presents the consumed token again; within the window that gets a fresh pair in
+ * the same session, after it the session is revoked as reuse.
  *
  * The API base URL comes from <meta name="api-base"> (empty: this page's origin). On a page
  * served from a loopback address (development), `?api=http://host:port` overrides it, so a

@@ -19,7 +19,7 @@ WRONG_PASSWORD = "my other secret passphrase"
 async def test_logs_of_a_whole_flow_hold_no_secret(
     client: httpx.AsyncClient, capsys: pytest.CaptureFixture[str], settings_env: object
 ) -> None:
-    settings_env(LOGIN_MAX_FAILURES="2", LOGIN_MAX_FAILURES_PER_IP="100")  # type: ignore[operator]
+    settings_env(LOGIN_MAX_FAILURES="2", LOGIN_MAX_FAILURES_PER_IP="100", REFRESH_REUSE_GRACE_SECONDS="0")  # type: ignore[operator]
     log_lines(capsys)
     secrets: list[str] = [PASSWORD, WRONG_PASSWORD]
     responses: list[httpx.Response] = []

@@ -241,7 +241,8 @@ async def test_page_from_an_unlisted_origin_is_blocked_and_says_so(page: Page, s
     assert traffic.page_errors == []
 
 
-async def test_error_messages(page: Page, site: Site, users: UserFactory) -> None:
+async def test_error_messages(page: Page, site: Site, users: UserFactory, settings_env: Callable[..., None]) -> None:
+    settings_env(REFRESH_REUSE_GRACE_SECONDS="0")  # a stolen copy used just before counts as reuse at once
     taken = await users.sign_up(username="taken")
     traffic = watch(page)
     await page.goto(f"{site.api}/")
