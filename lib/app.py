@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lib.config import get_settings
 from lib.conflicts import RetryOnConflictMiddleware, TransactionConflict, is_retryable_conflict
+from lib.email.outbox import EmailOutboxMiddleware
 from lib.errors import AuthError, ServiceUnavailable
 from lib.log import log_event
 from lib.request_log import RequestLogMiddleware
@@ -186,6 +187,7 @@ def install_error_handlers(app: FastAPI) -> None:
 def install_middleware(app: FastAPI) -> None:
     settings = get_settings()
     app.add_middleware(RetryOnConflictMiddleware)  # innermost: a retried request is answered once
+    app.add_middleware(EmailOutboxMiddleware)  # what the request committed is emailed after its answer
     app.add_middleware(BodyLimitMiddleware, limit=settings.MAX_REQUEST_BODY_BYTES)
     app.add_middleware(NoStoreMiddleware)
     app.add_middleware(

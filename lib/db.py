@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engin
 from sqlalchemy.pool import NullPool
 
 from lib.config import get_settings
+from lib.email.outbox import drop_emails, release_emails
 
 # libpq parameters that asyncpg does not take, and what they become.
 _SSLMODES = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
@@ -122,9 +123,10 @@ async def get_session() -> AsyncIterator[AsyncSession]:
             yield session
         except BaseException:
             await session.rollback()
+            drop_emails(session)
             raise
         else:
-            await session.commit()
+            await commit_now(session)
 
 
 async def commit_now(session: AsyncSession) -> None:
@@ -133,6 +135,13 @@ async def commit_now(session: AsyncSession) -> None:
     The request goes on in a new transaction; no service commits for any other reason.
     """
     await session.commit()
+    release_emails(session)
+
+
+async def in_new_transaction(work: Callable[[AsyncSession], Awaitable[None]]) -> None:
+    """Run `work` in a transaction of its own (after a response, say), committed when it returns."""
+    async with AsyncSession(get_engine(), expire_on_commit=False) as session, session.begin():
+        await work(session)
 
 
 # Built at import, driver included, so that a cold start pays for it during init

@@ -10,15 +10,20 @@ import math
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from lib.config import get_settings
+from lib.db import in_new_transaction
+from lib.email import Email
+from lib.email.outbox import queue_email
 from lib.errors import EmailTokenExpired, EmailTokenInvalid, EmailTokenUsed
-from lib.models import EmailToken, EmailTokenPurpose, utcnow
+from lib.models import EmailToken, EmailTokenPurpose, User, utcnow
 from lib.security.digest import new_opaque_token, token_digest
+from lib.sessions.tokens import lock_user
 
 
 @dataclass(frozen=True)
@@ -132,6 +137,47 @@ async def consume_email_token(session: AsyncSession, *, token: str, purpose: Ema
         return user_id
     await find_email_token_user(session, token=token, purpose=purpose)  # raises with the reason
     raise EmailTokenUsed()  # used between the two statements
+
+
+def queue_link_email(
+    session: AsyncSession,
+    *,
+    user: User,
+    purpose: EmailTokenPurpose,
+    lifetime: timedelta,
+    page: str,
+    subject: str,
+    template: str,
+) -> None:
+    """Issue a link token of `purpose` and email it to `user` after the answer.
+
+    Once it is sent only the new link works; when it cannot be sent the new token is
+    discarded (the user can ask again at once) and earlier links keep working.
+    """
+    issued = issue_email_token(session, user_id=user.id, purpose=purpose, lifetime=lifetime)
+
+    async def retire_the_others(later: AsyncSession) -> None:
+        if await lock_user(later, user_id=user.id) is not None:
+            await retire_email_tokens(later, user_id=user.id, purpose=purpose, keep=issued.id)
+
+    async def discard_the_new_one(later: AsyncSession) -> None:
+        await discard_email_token(later, token_id=issued.id)
+
+    queue_email(
+        session,
+        Email(
+            to=user.email,
+            subject=subject,
+            template=template,
+            context={
+                "first_name": user.first_name,
+                "link": email_link(page, issued.token),
+                "expires_in": describe_duration(lifetime),
+            },
+        ),
+        on_sent=partial(in_new_transaction, retire_the_others),
+        on_failed=partial(in_new_transaction, discard_the_new_one),
+    )
 
 
 def email_link(page: str, token: str) -> str:

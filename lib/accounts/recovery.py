@@ -12,16 +12,14 @@ from sqlmodel import col
 
 from lib.accounts.email_tokens import (
     consume_email_token,
-    describe_duration,
-    discard_email_token,
-    email_link,
     find_email_token_user,
-    issue_email_token,
+    queue_link_email,
     retire_email_tokens,
     seconds_until_next_email,
 )
 from lib.config import get_settings
-from lib.email import Email, send_email
+from lib.email import Email
+from lib.email.outbox import queue_email
 from lib.errors import EmailTokenInvalid
 from lib.log import log_event
 from lib.models import EmailTokenPurpose, User, utcnow
@@ -58,25 +56,15 @@ async def request_password_reset(session: AsyncSession, *, email: str, ip_addres
     if await seconds_until_next_email(session, user_id=user.id, purpose=RESET):
         return
     settings = get_settings()
-    lifetime = timedelta(minutes=settings.RESET_TOKEN_EXPIRE_MINUTES)
-    issued = issue_email_token(session, user_id=user.id, purpose=RESET, lifetime=lifetime)
-    await session.flush()
-    sent = await send_email(
-        Email(
-            to=user.email,
-            subject=f"Reset your {settings.APP_NAME} password",
-            template="reset_password",
-            context={
-                "first_name": user.first_name,
-                "link": email_link("reset-password", issued.token),
-                "expires_in": describe_duration(lifetime),
-            },
-        )
+    queue_link_email(
+        session,
+        user=user,
+        purpose=RESET,
+        lifetime=timedelta(minutes=settings.RESET_TOKEN_EXPIRE_MINUTES),
+        page="reset-password",
+        subject=f"Reset your {settings.APP_NAME} password",
+        template="reset_password",
     )
-    if sent:
-        await retire_email_tokens(session, user_id=user.id, purpose=RESET, keep=issued.id)
-    else:
-        await discard_email_token(session, token_id=issued.id)
 
 
 async def reset_password(session: AsyncSession, *, token: str, new_password: str) -> None:
@@ -103,18 +91,19 @@ async def reset_password(session: AsyncSession, *, token: str, new_password: str
     await clear_account_failures(session, identifiers=(user.email, user.username))
     await session.flush()
     log_event("password_changed", user_id=user.id, via="reset")
-    await send_password_changed_notice(user)
+    send_password_changed_notice(session, user=user)
 
 
-async def send_password_changed_notice(user: User) -> bool:
+def send_password_changed_notice(session: AsyncSession, *, user: User) -> None:
     """Tell the owner that the password changed, in case it was not them."""
     settings = get_settings()
     changed_at = utcnow().strftime("%d %B %Y at %H:%M UTC").lstrip("0")
-    return await send_email(
+    queue_email(
+        session,
         Email(
             to=user.email,
             subject=f"Your {settings.APP_NAME} password was changed",
             template="password_changed",
             context={"first_name": user.first_name, "changed_at": changed_at, "link": settings.FRONTEND_URL},
-        )
+        ),
     )

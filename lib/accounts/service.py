@@ -10,7 +10,8 @@ from sqlmodel import col
 from lib.accounts.schemas import UserCreate
 from lib.accounts.verification import send_verification_email
 from lib.config import get_settings
-from lib.email import Email, send_email
+from lib.email import Email
+from lib.email.outbox import queue_email
 from lib.errors import Conflict, EmailTaken, UsernameTaken
 from lib.models import User
 from lib.security.passwords import hash_password
@@ -70,21 +71,22 @@ async def sign_up(session: AsyncSession, *, data: UserCreate, client: ClientInfo
     )
     if not settings.REQUIRE_VERIFIED_EMAIL:
         user = await create_user(session, data=data)
-        await send_verification_email(session, user=user)
+        send_verification_email(session, user=user)
         return await start_session(session, user=user, client=client)
     owner = (await session.execute(select(User).where(col(User.email) == data.email))).scalar_one_or_none()
     if owner is None:
         user = await create_user(session, data=data)
-        await send_verification_email(session, user=user)
+        send_verification_email(session, user=user)
         return None
     await hash_password(data.password)  # as long as creating an account takes
     if owner.is_active:
-        await send_email(
+        queue_email(
+            session,
             Email(
                 to=owner.email,
                 subject=f"Sign-up attempt at {settings.APP_NAME}",
                 template="account_exists",
                 context={"first_name": owner.first_name, "link": settings.FRONTEND_URL},
-            )
+            ),
         )
     return None

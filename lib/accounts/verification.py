@@ -12,16 +12,12 @@ from sqlmodel import col
 
 from lib.accounts.email_tokens import (
     consume_email_token,
-    describe_duration,
-    discard_email_token,
-    email_link,
     find_email_token_user,
-    issue_email_token,
+    queue_link_email,
     retire_email_tokens,
     seconds_until_next_email,
 )
 from lib.config import get_settings
-from lib.email import Email, send_email
 from lib.errors import EmailTokenInvalid, TooManyRequests
 from lib.models import EmailTokenPurpose, User
 from lib.sessions.throttle import address_limits, reserve_attempt
@@ -30,33 +26,18 @@ from lib.sessions.tokens import lock_user
 VERIFY = EmailTokenPurpose.VERIFY_EMAIL
 
 
-async def send_verification_email(session: AsyncSession, *, user: User) -> bool:
-    """Email the user a fresh verification link; True when it was sent.
-
-    When it could not be sent, the new token is discarded (the user can ask again
-    at once) and earlier links keep working; otherwise only the new link works.
-    """
+def send_verification_email(session: AsyncSession, *, user: User) -> None:
+    """Email the user a fresh verification link, after the answer (see `queue_link_email`)."""
     settings = get_settings()
-    lifetime = timedelta(hours=settings.VERIFY_TOKEN_EXPIRE_HOURS)
-    issued = issue_email_token(session, user_id=user.id, purpose=VERIFY, lifetime=lifetime)
-    await session.flush()
-    sent = await send_email(
-        Email(
-            to=user.email,
-            subject=f"Confirm your email address for {settings.APP_NAME}",
-            template="verify_email",
-            context={
-                "first_name": user.first_name,
-                "link": email_link("verify-email", issued.token),
-                "expires_in": describe_duration(lifetime),
-            },
-        )
+    queue_link_email(
+        session,
+        user=user,
+        purpose=VERIFY,
+        lifetime=timedelta(hours=settings.VERIFY_TOKEN_EXPIRE_HOURS),
+        page="verify-email",
+        subject=f"Confirm your email address for {settings.APP_NAME}",
+        template="verify_email",
     )
-    if sent:
-        await retire_email_tokens(session, user_id=user.id, purpose=VERIFY, keep=issued.id)
-    else:
-        await discard_email_token(session, token_id=issued.id)
-    return sent
 
 
 async def resend_verification_email(session: AsyncSession, *, user: User) -> bool:
@@ -71,7 +52,7 @@ async def resend_verification_email(session: AsyncSession, *, user: User) -> boo
     wait = await seconds_until_next_email(session, user_id=locked.id, purpose=VERIFY)
     if wait:
         raise TooManyRequests(wait, "A verification email was sent recently; try again later")
-    await send_verification_email(session, user=locked)
+    send_verification_email(session, user=locked)
     return True
 
 
@@ -89,7 +70,7 @@ async def resend_verification_to_address(session: AsyncSession, *, email: str, i
     if user is None or not user.is_active or user.is_verified:
         return
     if not await seconds_until_next_email(session, user_id=user.id, purpose=VERIFY):
-        await send_verification_email(session, user=user)
+        send_verification_email(session, user=user)
 
 
 async def verify_email(session: AsyncSession, *, token: str) -> None:

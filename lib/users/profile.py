@@ -58,7 +58,7 @@ async def change_password(
     await retire_email_tokens(session, user_id=locked.id, purpose=EmailTokenPurpose.RESET_PASSWORD)
     pair = await start_session(session, user=locked, client=client)
     log_event("password_changed", user_id=locked.id, via="change")
-    await send_password_changed_notice(locked)
+    send_password_changed_notice(session, user=locked)
     return pair
 
 

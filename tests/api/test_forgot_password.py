@@ -2,15 +2,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 
 import httpx
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import func, select, update
 
 from lib.db import get_engine
+from lib.local import create_local_app
 from lib.models import EmailToken, User
 from tests.fixtures.email_links import age_email_tokens
+from tests.fixtures.live import serve
 from tests.fixtures.mail import Mailbox, free_port
 from tests.fixtures.users import UserFactory
 
@@ -144,3 +149,46 @@ async def test_concurrent_requests_for_one_address_send_one_email(
 
     assert [response.status_code for response in answers] == [202] * 5
     assert len([received for received in smtp_server.to(user.email) if "Reset" in received.subject]) == 1
+
+
+class SlowMailbox(Mailbox):
+    """An SMTP server that takes `delay` seconds to accept each message, as a distant one may."""
+
+    def __init__(self, port: int, delay: float) -> None:
+        super().__init__(port)
+        self.delay = delay
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        await asyncio.sleep(self.delay)
+        return await super().handle_DATA(server, session, envelope)
+
+
+async def test_the_answer_does_not_wait_for_the_email(users: UserFactory, settings_env: Callable[..., None]) -> None:
+    """The answer leaves before the SMTP round trip, so its timing cannot tell who has an account."""
+    mailbox = SlowMailbox(free_port(), delay=1.5)
+    controller = Controller(mailbox, hostname="127.0.0.1", port=mailbox.port)
+    controller.start()
+    try:
+        known = await users.sign_up()  # ASGI in-process: sign-up's own email is sent before this returns
+        settings_env(
+            EMAIL_BACKEND="smtp",
+            SMTP_HOST="127.0.0.1",
+            SMTP_PORT=str(mailbox.port),
+            SMTP_USE_TLS="false",
+            SMTP_START_TLS="false",
+        )
+        with serve(create_local_app()) as api:
+            async with httpx.AsyncClient(base_url=api, timeout=10) as http:
+                timings = {}
+                for email in ("nobody@example.com", known.email):
+                    started = time.perf_counter()
+                    response = await http.post("/api/v1/forgot-password", json={"email": email})
+                    timings[email] = time.perf_counter() - started
+                    assert response.status_code == 202
+                assert timings[known.email] < 1.0, timings  # not the 1.5 s the server takes
+                deadline = time.monotonic() + 10
+                while not mailbox.to(known.email) and time.monotonic() < deadline:
+                    await asyncio.sleep(0.05)
+        assert mailbox.last(known.email, "Reset").token("reset-password")
+    finally:
+        controller.stop()
