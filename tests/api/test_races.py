@@ -1,0 +1,281 @@
+"""Sessions end for good, and the throttle holds, under parallel requests on PostgreSQL.
+
+An attacker who knows the old password logs in over and over (two or three loops) while the
+owner or an admin acts; once that action has answered, nothing the attacker obtained may read
+the profile or refresh, no request answers 5xx, and the server logs no deadlock. Trials per
+test: RACE_TRIALS (a few by default, 20 for a thorough run).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable
+from functools import partial
+
+import httpx
+import pytest
+
+from tests.fixtures.database import is_postgres
+from tests.fixtures.mail import Mailbox
+from tests.fixtures.races import (
+    GENEROUS_LIMITS,
+    REALISTIC_HASHING,
+    Answer,
+    Findings,
+    PostgresLog,
+    Race,
+    live_pairs,
+    postgres_log,
+    race_trials,
+    send,
+    server_errors,
+    usable,
+)
+from tests.fixtures.recovery import NEW_PASSWORD, reset_link
+from tests.fixtures.roles import RoleFactory
+from tests.fixtures.tokens import unverified_claims
+from tests.fixtures.users import SignedUp, UserFactory, bearer
+
+__all__ = ["postgres_log"]
+
+pytestmark = pytest.mark.skipif(
+    not is_postgres(),
+    reason="SQLite runs writers one at a time (BEGIN IMMEDIATE), so a race cannot show there",
+)
+
+
+@pytest.fixture
+def race_settings(settings_env: Callable[..., None]) -> Callable[..., None]:
+    settings_env(**REALISTIC_HASHING, **GENEROUS_LIMITS)
+    return settings_env
+
+
+async def user_id(client: httpx.AsyncClient, member: SignedUp) -> str:
+    response = await client.get("/api/v1/user/me", headers=member.headers)
+    assert response.status_code == 200, response.text
+    return str(response.json()["id"])
+
+
+async def test_reset_by_link_leaves_no_session_from_racing_logins(
+    client: httpx.AsyncClient,
+    users: UserFactory,
+    smtp_server: Mailbox,
+    race_settings: object,
+    postgres_log: PostgresLog,
+) -> None:
+    findings = Findings()
+    for trial in range(findings.trials):
+        user = await users.sign_up()
+        token = await reset_link(client, smtp_server, user.email)
+        reset = partial(
+            send, client, "POST", "/api/v1/reset-password", json={"token": token, "new_password": NEW_PASSWORD}
+        )
+        race = await Race().run(
+            client, identifiers=[user.username, user.email, user.username], password=user.password, action=reset
+        )
+        findings.check_action(trial, race, name="the reset", status=204)
+        findings.add(trial, *await live_pairs(client, race.pairs))
+        after = await users.login(user.email, NEW_PASSWORD)
+        if after.status_code != 200:
+            findings.add(trial, f"login with the new password answered {after.status_code} {after.text}")
+    findings.assert_none(postgres_log)
+
+
+async def test_password_change_leaves_no_session_from_racing_logins(
+    client: httpx.AsyncClient, users: UserFactory, race_settings: Callable[..., None], postgres_log: PostgresLog
+) -> None:
+    race_settings(SINGLE_SESSION="false")  # so that the attacker's logins leave the owner signed in to act
+    findings = Findings()
+    for trial in range(findings.trials):
+        user = await users.sign_up()
+        change = partial(
+            send,
+            client,
+            "POST",
+            "/api/v1/user/me/password",
+            json={"current_password": user.password, "new_password": NEW_PASSWORD},
+            headers=user.headers,
+        )
+        race = await Race().run(client, identifiers=[user.username, user.email], password=user.password, action=change)
+        findings.check_action(trial, race, name="the password change", status=200)
+        findings.add(trial, *await live_pairs(client, race.pairs))
+        if race.action is not None and (own := race.action.pair) is not None and len(await usable(client, own)) != 2:
+            findings.add(trial, "the changer's new pair no longer reads the profile and refreshes")
+    findings.assert_none(postgres_log)
+
+
+async def test_deactivation_by_an_admin_leaves_no_session_from_racing_logins(
+    client: httpx.AsyncClient,
+    users: UserFactory,
+    accounts: RoleFactory,
+    race_settings: object,
+    postgres_log: PostgresLog,
+) -> None:
+    admin = await accounts.create("admin")
+    findings = Findings()
+    for trial in range(findings.trials):
+        user = await users.sign_up()
+        url = f"/api/v1/admin/users/{await user_id(client, user)}"
+        deactivate = partial(send, client, "PATCH", url, json={"is_active": False}, headers=admin.headers)
+        race = await Race().run(
+            client, identifiers=[user.username, user.email], password=user.password, action=deactivate
+        )
+        findings.check_action(trial, race, name="the deactivation", status=200)
+        findings.add(trial, *await live_pairs(client, race.pairs))
+    findings.assert_none(postgres_log)
+
+
+async def test_deletion_by_an_admin_during_logins_answers_no_5xx_and_leaves_no_session(
+    client: httpx.AsyncClient,
+    users: UserFactory,
+    accounts: RoleFactory,
+    race_settings: object,
+    postgres_log: PostgresLog,
+) -> None:
+    admin = await accounts.create("admin")
+    findings = Findings()
+    for trial in range(findings.trials):
+        user = await users.sign_up()
+        delete = partial(
+            send, client, "DELETE", f"/api/v1/admin/users/{await user_id(client, user)}", headers=admin.headers
+        )
+        race = await Race().run(client, identifiers=[user.username, user.email], password=user.password, action=delete)
+        findings.check_action(trial, race, name="the deletion", status=204)
+        findings.add(trial, *await live_pairs(client, race.pairs))
+    findings.assert_none(postgres_log)
+
+
+async def test_demotion_leaves_no_session_with_the_old_role(
+    client: httpx.AsyncClient, accounts: RoleFactory, race_settings: Callable[..., None], postgres_log: PostgresLog
+) -> None:
+    race_settings(SINGLE_SESSION="false")  # so that logins after the demotion do not end (and hide) earlier ones
+    admin = await accounts.create("admin")
+    findings = Findings()
+    for trial in range(findings.trials):
+        moderator = await accounts.create("moderator")
+        url = f"/api/v1/admin/users/{await user_id(client, moderator)}"
+        demote = partial(send, client, "PATCH", url, json={"role": "user"}, headers=admin.headers)
+        race = await Race().run(
+            client, identifiers=[moderator.username, moderator.email], password=moderator.password, action=demote
+        )
+        findings.check_action(trial, race, name="the demotion", status=200)
+        # A login that read the account after the demotion holds a legitimate "user" session;
+        # one that carries the old role began before the demotion and must be dead.
+        before = [pair for pair in race.pairs if unverified_claims(pair["access_token"])["role"] == "moderator"]
+        findings.add(trial, *await live_pairs(client, before))
+    findings.assert_none(postgres_log)
+
+
+# A login sent this long before the logout has certainly read the account before the logout
+# committed; later ones may legitimately have started afresh after it.
+LOGOUT_MARGIN_SECONDS = 0.05
+
+
+async def test_logout_ends_the_sessions_that_racing_logins_were_creating(
+    client: httpx.AsyncClient, users: UserFactory, race_settings: Callable[..., None], postgres_log: PostgresLog
+) -> None:
+    # The production default costs, so that a login's hash outlasts the margin above.
+    race_settings(SINGLE_SESSION="false", PASSWORD_ARGON2_MEMORY_COST="65536", PASSWORD_ARGON2_TIME_COST="3")
+    findings = Findings()
+    for trial in range(findings.trials):
+        user = await users.sign_up()
+        logout = partial(send, client, "POST", "/api/v1/logout", headers=user.headers)
+        race = await Race().run(
+            client, identifiers=[user.username, user.email, user.username], password=user.password, action=logout
+        )
+        findings.check_action(trial, race, name="the logout", status=204)
+        assert race.action is not None
+        cutoff = race.action.sent_at - LOGOUT_MARGIN_SECONDS
+        before = [pair for answer in race.logins if answer.sent_at <= cutoff and (pair := answer.pair) is not None]
+        before.append({"access_token": user.access_token, "refresh_token": user.refresh_token})
+        findings.add(trial, *await live_pairs(client, before))
+    findings.assert_none(postgres_log)
+
+
+async def test_parallel_wrong_guesses_stop_at_the_account_limit(
+    client: httpx.AsyncClient, users: UserFactory, race_settings: Callable[..., None]
+) -> None:
+    race_settings(LOGIN_MAX_FAILURES="5", LOGIN_FAILURE_WINDOW_SECONDS="900")
+    findings = Findings()
+    for trial in range(findings.trials):
+        user = await users.sign_up()
+        data = {"username": user.username, "password": "wrong guess"}
+        answers = await asyncio.gather(*(send(client, "POST", "/api/v1/login", data=data) for _ in range(20)))
+        findings.add(trial, *throttle_problems(answers, limit=5))
+    findings.assert_none()
+
+
+async def test_parallel_guesses_from_one_address_stop_at_the_address_limit(
+    client: httpx.AsyncClient, users: UserFactory, race_settings: Callable[..., None]
+) -> None:
+    race_settings(LOGIN_MAX_FAILURES_PER_IP="5", TRUSTED_IP_HEADER="X-Real-IP")
+    members = [await users.sign_up() for _ in range(12)]
+    findings = Findings()
+    for trial in range(findings.trials):
+        address = {"X-Real-IP": f"203.0.113.{trial + 1}"}  # a fresh address per trial
+        answers = await asyncio.gather(
+            *(
+                send(
+                    client, "POST", "/api/v1/login", data={"username": m.username, "password": "wrong"}, headers=address
+                )
+                for m in members
+            )
+        )
+        findings.add(trial, *throttle_problems(answers, limit=5))
+    findings.assert_none()
+
+
+def throttle_problems(answers: list[Answer], *, limit: int) -> list[str]:
+    statuses = Counter(answer.status for answer in answers)
+    problems = []
+    if statuses[401] > limit or not statuses[401] or set(statuses) - {401, 429}:
+        problems.append(f"{dict(statuses)} ({limit} x 401 at most, the rest 429)")
+    if any(answer.status == 429 and not answer.headers.get("retry-after") for answer in answers):
+        problems.append("a 429 without Retry-After")
+    return problems
+
+
+@pytest.mark.parametrize("parallel", [10, 20])
+async def test_parallel_refreshes_of_one_token_keep_the_user_signed_in(
+    client: httpx.AsyncClient, users: UserFactory, race_settings: object, parallel: int
+) -> None:
+    findings = Findings()
+    for trial in range(findings.trials):
+        user = await users.sign_up()
+        sid = unverified_claims(user.access_token)["sid"]
+        body = {"refresh_token": user.refresh_token}
+        answers = await asyncio.gather(*(send(client, "POST", "/api/v1/refresh", json=body) for _ in range(parallel)))
+        findings.add(trial, *server_errors(answers))
+        pairs = [pair for answer in answers if (pair := answer.pair) is not None]
+        if not pairs:
+            findings.add(trial, f"no refresh succeeded: {Counter(answer.status for answer in answers)}")
+            continue
+        if any(unverified_claims(pair["access_token"])["sid"] != sid for pair in pairs):
+            findings.add(trial, "a refresh answered with a pair outside the session")
+        for pair in pairs:
+            me = await client.get("/api/v1/user/me", headers=bearer(pair["access_token"]))
+            if me.status_code != 200:
+                findings.add(trial, f"a returned access token got {me.status_code} {me.json()['code']} on /user/me")
+        statuses = Counter(answer.status for answer in answers)
+        again = await send(client, "POST", "/api/v1/refresh", json={"refresh_token": pairs[0]["refresh_token"]})
+        if (newest := again.pair) is None:
+            findings.add(trial, f"after {dict(statuses)}, a returned refresh token got {again.status} {again.body}")
+        elif (await client.get("/api/v1/user/me", headers=bearer(newest["access_token"]))).status_code != 200:
+            findings.add(trial, "the pair from refreshing again does not read the profile")
+    findings.assert_none()
+
+
+async def test_parallel_refreshes_without_grace_let_one_through_and_reuse_revokes_the_family(
+    client: httpx.AsyncClient, users: UserFactory, race_settings: Callable[..., None]
+) -> None:
+    race_settings(REFRESH_REUSE_GRACE_SECONDS="0")
+    for _ in range(race_trials()):
+        user = await users.sign_up()
+        body = {"refresh_token": user.refresh_token}
+        answers = await asyncio.gather(*(send(client, "POST", "/api/v1/refresh", json=body) for _ in range(20)))
+        winners = [pair for answer in answers if (pair := answer.pair) is not None]
+        codes = Counter(answer.body["code"] for answer in answers if answer.status == 401)
+        assert len(winners) == 1, Counter(answer.status for answer in answers)
+        assert codes == {"token_reused": 19}
+        assert await usable(client, winners[0]) == []
