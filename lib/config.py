@@ -70,8 +70,8 @@ class Settings(BaseSettings):
     SMTP_USER: str | None = None
     SMTP_PASSWORD: str | None = None
     SMTP_SENDER_EMAIL: str = "no-reply@example.com"
-    SMTP_USE_TLS: bool = False
-    SMTP_START_TLS: bool = True
+    # TLS: implicit on port 465, STARTTLS on any other port; false: plain SMTP (local sinks).
+    SMTP_USE_TLS: bool = True
     SMTP_TIMEOUT: float = 10.0
     AWS_REGION: str = "us-east-1"
     FRONTEND_URL: str = "http://127.0.0.1:8000"
