@@ -35,7 +35,16 @@ def test_environment_comes_from_the_deploying_shell() -> None:
     assert environment.pop("ENVIRONMENT") == "production"
     for name, value in environment.items():
         assert value.startswith(f"${{env:{name}"), f"{name}: {value}"
-    for required in ("DATABASE_URL", "RSA_PRIVATE_KEY_CONTENT", "JWT_ISSUER", "CRON_SECRET"):
+    required_in_production = (
+        "DATABASE_URL",
+        "RSA_PRIVATE_KEY_CONTENT",
+        "MFA_ENCRYPTION_KEY",
+        "JWT_ISSUER",
+        "FRONTEND_URL",
+        "CORS_ORIGINS",
+        "CRON_SECRET",
+    )
+    for required in required_in_production:
         assert environment[required] == f"${{env:{required}}}", f"{required} must have no default"
 
 
