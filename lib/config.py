@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from lib.config_error import ConfigError
 from lib.env import DEFAULT_JWT_ISSUER, env_file
+from lib.production import deployed, production_problems
 
 CommaList = Annotated[list[str], NoDecode]
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=True)
+    # An empty value (`NAME=` in .env, or `${env:NAME, ''}` in serverless.yml) means the default.
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=True, env_ignore_empty=True)
 
     APP_NAME: str = "Auth Service"
     APP_VERSION: str = "1.0.0"
+    # Unset: production in a deployed function (VERCEL_ENV, AWS_LAMBDA_FUNCTION_NAME), else development.
     ENVIRONMENT: Literal["development", "production"] = "development"
     DEBUG: bool = False
 
@@ -37,6 +40,8 @@ class Settings(BaseSettings):
     RSA_PRIVATE_KEY_PATH: str | None = None
     RSA_PUBLIC_KEY_ID: str | None = None
     RSA_PREVIOUS_PUBLIC_KEYS: CommaList = []
+    # Encrypts TOTP secrets at rest: a Fernet key (`Fernet.generate_key()`).
+    MFA_ENCRYPTION_KEY: str | None = None
 
     JWT_ISSUER: str = DEFAULT_JWT_ISSUER
     JWT_AUDIENCE: str = "auth-service"
@@ -78,11 +83,11 @@ class Settings(BaseSettings):
     SMTP_USER: str | None = None
     SMTP_PASSWORD: str | None = None
     SMTP_SENDER_EMAIL: str = "no-reply@example.com"
-    SMTP_USE_TLS: bool = False
-    SMTP_START_TLS: bool = True
+    # TLS: implicit on port 465, STARTTLS on any other port; false: plain SMTP (local sinks).
+    SMTP_USE_TLS: bool = True
     SMTP_TIMEOUT: float = 10.0
     AWS_REGION: str = "us-east-1"
-    FRONTEND_URL: str = "http://127.0.0.1:8000"
+    FRONTEND_URL: str = DEFAULT_JWT_ISSUER
 
     CORS_ORIGINS: CommaList = ["http://localhost:3000", "http://127.0.0.1:8000"]
     CORS_ALLOW_CREDENTIALS: bool = True
@@ -114,22 +119,32 @@ class Settings(BaseSettings):
             return json.loads(text)
         return [item.strip() for item in text.split(",") if item.strip()]
 
+    @field_validator("MFA_ENCRYPTION_KEY", mode="before")
+    @classmethod
+    def _fernet_key(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        if isinstance(value, str):
+            from cryptography.fernet import Fernet
+
+            try:
+                Fernet(value.strip())
+            except ValueError:
+                raise ValueError("must be a Fernet key: 32 bytes in urlsafe base64 (Fernet.generate_key())") from None
+            return value.strip()
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _deployed_is_production(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("ENVIRONMENT"):
+            return {**data, "ENVIRONMENT": "production" if deployed() else "development"}
+        return data
+
     @model_validator(mode="after")
     def _check_production(self) -> Settings:
-        if self.ENVIRONMENT != "production":
-            return self
-        if not (self.RSA_PRIVATE_KEY_CONTENT or self.RSA_PRIVATE_KEY_PATH):
-            raise ValueError("RSA_PRIVATE_KEY_CONTENT (or RSA_PRIVATE_KEY_PATH) must be set in production")
-        if self.DATABASE_URL.startswith("sqlite"):
-            raise ValueError("DATABASE_URL must name PostgreSQL in production, not SQLite")
-        if self.DEBUG:
-            raise ValueError("DEBUG must be false in production")
-        if self.EMAIL_BACKEND == "smtp" and not self.SMTP_HOST:
-            raise ValueError("SMTP_HOST must be set when EMAIL_BACKEND=smtp in production")
-        if self.EMAIL_BACKEND == "smtp" and self.SMTP_USER and not self.SMTP_PASSWORD:
-            raise ValueError("SMTP_PASSWORD must be set when SMTP_USER is set in production")
-        if not self.CRON_SECRET:
-            raise ValueError("CRON_SECRET must be set in production")
+        if self.ENVIRONMENT == "production" and (problems := production_problems(self)):
+            raise ValueError(problems[0])
         return self
 
 

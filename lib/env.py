@@ -10,7 +10,18 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-DEFAULT_JWT_ISSUER = "http://127.0.0.1:8000"
+
+def local_url() -> str:
+    """Where `scripts/dev` serves (`HOST`, `PORT`): the local default of the issuer and FRONTEND_URL."""
+    host = os.environ.get("HOST") or "127.0.0.1"
+    if host in {"0.0.0.0", "::"}:  # listening everywhere; clients reach it on loopback
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{os.environ.get('PORT') or '8000'}"
+
+
+DEFAULT_JWT_ISSUER = local_url()
 
 
 def env_file() -> str | None:
@@ -20,21 +31,15 @@ def env_file() -> str | None:
 
 @lru_cache
 def _dotenv() -> dict[str, str]:
+    """The `.env` file read with python-dotenv's rules (comments, quotes, `export`), as
+    pydantic-settings reads it; imported only when there is a file (never on a deployment)."""
     name = env_file()
-    values: dict[str, str] = {}
     path = Path(name) if name else None
     if path is None or not path.is_file():
-        return values
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        name, _, value = line.removeprefix("export ").partition("=")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-            value = value[1:-1]
-        values[name.strip()] = value
-    return values
+        return {}
+    from dotenv import dotenv_values
+
+    return {key: value for key, value in dotenv_values(path).items() if value is not None}
 
 
 def env(name: str, default: str | None = None) -> str | None:

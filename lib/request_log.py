@@ -6,6 +6,7 @@ query string, so nothing a client sends beyond method and path reaches the logs.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 import uuid
@@ -23,13 +24,27 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 _SAFE_ID = re.compile(r"[A-Za-z0-9:_.\-]{1,128}")
 
 
+# Where the outer middleware leaves its id, so that an app nested inside another (the local
+# server mounts the JWKS function's app) logs and answers with one id, not two.
+_SCOPE_KEY = "auth.request_id"
+
+
+def on_vercel() -> bool:
+    """Vercel's platform sets these; only there does its proxy set (and overwrite) `x-vercel-id`."""
+    return bool(os.environ.get("VERCEL") or os.environ.get("VERCEL_ENV"))
+
+
 def request_id_from(scope: Scope) -> str:
-    """Vercel's `x-vercel-id`, else Lambda's request id (Mangum's `aws.context`), else a new one."""
-    for name, value in scope.get("headers") or []:
-        if name == b"x-vercel-id":
-            candidate: str = value.decode("latin-1")
-            if _SAFE_ID.fullmatch(candidate):
-                return candidate
+    """On Vercel its `x-vercel-id`, else Lambda's request id (Mangum's `aws.context`), else a new one.
+
+    Anywhere else `x-vercel-id` is whatever the client sent, so it is ignored.
+    """
+    if on_vercel():
+        for name, value in scope.get("headers") or []:
+            if name == b"x-vercel-id":
+                candidate: str = value.decode("latin-1")
+                if _SAFE_ID.fullmatch(candidate):
+                    return candidate
     context = scope.get("aws.context")
     candidate = str(getattr(context, "aws_request_id", "") or "")
     if _SAFE_ID.fullmatch(candidate):
@@ -43,10 +58,11 @@ class RequestLogMiddleware:
         configure_logging()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or _SCOPE_KEY in scope:
             await self.app(scope, receive, send)
             return
         request_id = request_id_from(scope)
+        scope[_SCOPE_KEY] = request_id
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500

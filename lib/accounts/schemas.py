@@ -2,25 +2,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, EmailStr, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import BaseModel, StringConstraints, ValidationInfo, field_validator
 
 from lib.security.password_policy import NewPassword, check_password
-from lib.validation import Name, Text
+from lib.validation import EmailAddress, Name, Text
 
 Username = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9_.\-]{3,50}$")]
 
 
 class UserCreate(BaseModel):
-    email: EmailStr = Field(max_length=320)
+    email: EmailAddress
     username: Username
     password: Text
     first_name: Name | None = None
     last_name: Name | None = None
-
-    @field_validator("email")
-    @classmethod
-    def _lower_email(cls, value: str) -> str:
-        return value.lower()
 
     @field_validator("password")
     @classmethod
@@ -32,12 +27,7 @@ EmailLinkToken = Annotated[str, StringConstraints(min_length=1, max_length=512)]
 
 
 class ForgotPasswordRequest(BaseModel):
-    email: EmailStr = Field(max_length=320)
-
-    @field_validator("email")
-    @classmethod
-    def _lower_email(cls, value: str) -> str:
-        return value.lower()
+    email: EmailAddress
 
 
 class ResetPasswordRequest(BaseModel):

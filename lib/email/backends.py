@@ -9,9 +9,12 @@ import asyncio
 import sys
 from email.message import EmailMessage
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 from lib.config import Settings, get_settings
+
+SmtpSecurity = Literal["implicit_tls", "starttls", "plain"]
+IMPLICIT_TLS_PORT = 465  # SMTPS (RFC 8314); submission on 587 and relays on 25 upgrade with STARTTLS
 
 
 async def deliver(message: EmailMessage) -> None:
@@ -42,21 +45,35 @@ def send_console(message: EmailMessage, settings: Settings) -> None:
     sys.stderr.flush()
 
 
-async def send_smtp(message: EmailMessage, settings: Settings) -> None:
-    """Send through `SMTP_HOST`: implicit TLS with `SMTP_USE_TLS`, otherwise STARTTLS when
-    `SMTP_START_TLS` (required then, never silently skipped); login when `SMTP_USER` is set."""
+def smtp_security(*, use_tls: bool, port: int) -> SmtpSecurity:
+    """`SMTP_USE_TLS` as the seed means it: TLS, implicit on port 465 and STARTTLS on any other
+    port; false means plain SMTP (a local sink such as Mailpit)."""
+    if not use_tls:
+        return "plain"
+    return "implicit_tls" if port == IMPLICIT_TLS_PORT else "starttls"
+
+
+async def send_smtp(message: EmailMessage, settings: Settings, *, security: SmtpSecurity | None = None) -> None:
+    """Send through `SMTP_HOST` with the `security` that `SMTP_USE_TLS` and `SMTP_PORT` choose;
+    login when `SMTP_USER` is set.
+
+    TLS is never silently skipped: STARTTLS is required when chosen, and the server's certificate
+    is verified against the system's trust store (`SSL_CERT_FILE` names another bundle).
+    """
     import aiosmtplib
 
     if not settings.SMTP_HOST:
         raise RuntimeError("SMTP_HOST is not set")
+    if security is None:
+        security = smtp_security(use_tls=settings.SMTP_USE_TLS, port=settings.SMTP_PORT)
     await aiosmtplib.send(
         message,
         hostname=settings.SMTP_HOST,
         port=settings.SMTP_PORT,
         username=settings.SMTP_USER or None,
         password=settings.SMTP_PASSWORD if settings.SMTP_USER else None,
-        use_tls=settings.SMTP_USE_TLS,
-        start_tls=settings.SMTP_START_TLS and not settings.SMTP_USE_TLS,
+        use_tls=security == "implicit_tls",
+        start_tls=security == "starttls",
         timeout=settings.SMTP_TIMEOUT,
     )
 

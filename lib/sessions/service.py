@@ -33,7 +33,9 @@ async def find_user_by_login(session: AsyncSession, *, identifier: str) -> User 
     """`identifier` is an email (contains '@') or a username; both match regardless of case."""
     identifier = identifier.strip()
     if "@" in identifier:
-        condition = col(User.email) == identifier.lower()
+        from lib.validation import normalize_email  # the form sign-up stored the address in
+
+        condition = col(User.email) == normalize_email(identifier, strict=False)
     else:
         condition = func.lower(User.username) == identifier.lower()
     return (await session.execute(select(User).where(condition))).scalar_one_or_none()

@@ -13,9 +13,9 @@ import getpass
 import os
 import sys
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import EmailStr, Field, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
@@ -30,6 +30,7 @@ from lib.config_error import ConfigError
 from lib.db import get_engine, normalize_database_url
 from lib.errors import AuthError
 from lib.models import Role, User
+from lib.validation import EmailAddress
 
 
 class CommandError(Exception):
@@ -78,8 +79,8 @@ def _validated(field: str, kind: Any, value: str) -> str:
 
 
 async def run(email: str, username: str, password_source: Callable[[], str]) -> str:
-    # Checked before a password is asked for; the email is stored lower-cased.
-    email = _validated("email", Annotated[EmailStr, Field(max_length=320)], email).lower()
+    # Checked before a password is asked for; normalised as sign-up stores it.
+    email = _validated("email", EmailAddress, email)
     username = _validated("username", Username, username)
     async with AsyncSession(get_engine(), expire_on_commit=False) as session, session.begin():
         user = await promote_to_admin(session, email=email)

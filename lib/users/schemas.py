@@ -14,6 +14,8 @@ from lib.security.password_policy import NewPassword
 from lib.validation import Name, Text, storable_text
 
 QUESTIONNAIRE_MAX_BYTES = 16 * 1024
+# Far deeper than any questionnaire needs, far shallower than where serialisers give up (~255 levels).
+QUESTIONNAIRE_MAX_DEPTH = 32
 MAX_OFFSET = 2**31 - 1
 
 
@@ -34,7 +36,29 @@ def _strings(document: Any) -> Iterator[str]:
             stack.extend(item)
 
 
+def _depth(document: Any) -> int:
+    """How many objects and arrays deep `document` nests, counted without recursion."""
+    deepest = 0
+    stack = [(document, 1)]
+    while stack:
+        item, level = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, level)
+        if deepest > QUESTIONNAIRE_MAX_DEPTH:
+            break
+        stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
 def _check_questionnaire(document: dict[str, Any]) -> dict[str, Any]:
+    if _depth(document) > QUESTIONNAIRE_MAX_DEPTH:
+        raise PydanticCustomError(
+            "questionnaire_too_deep",
+            "Background questionnaire must nest at most {max_depth} objects or arrays deep",
+            {"max_depth": QUESTIONNAIRE_MAX_DEPTH},
+        )
     try:
         encoded = json.dumps(document, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
     except (ValueError, RecursionError):

@@ -36,10 +36,20 @@ DEPLOY_ENV = {
     "DATABASE_URL": "postgresql://auth:secret@pooler.example.com:6432/auth?sslmode=require",
     "RSA_PRIVATE_KEY_CONTENT": "LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0t",
     "JWT_ISSUER": "https://auth.example.com",
-    "CRON_SECRET": "packaging-test-secret",
+    "MFA_ENCRYPTION_KEY": "rB1cVmq0nU9Q3m2yXbLkQ8bO4x7T5pS0eF6gH1jK2lM=",
+    "CRON_SECRET": "packaging-test-secret-of-32-chars-or-more",
     "CORS_ORIGINS": "https://app.example.com",
     "FRONTEND_URL": "https://app.example.com",
     "SMTP_SENDER_EMAIL": "no-reply@example.com",
+}
+
+# What the Lambda runtime itself adds to a function's environment (the role's credentials among them).
+LAMBDA_RUNTIME_ENV = {
+    "AWS_REGION": "eu-central-1",
+    "AWS_LAMBDA_FUNCTION_NAME": "auth-service-test-login",
+    "AWS_ACCESS_KEY_ID": "ASIAPACKAGINGTEST",
+    "AWS_SECRET_ACCESS_KEY": "packaging-test",
+    "AWS_SESSION_TOKEN": "packaging-test",
 }
 
 
@@ -147,7 +157,7 @@ def test_the_packaged_environment_passes_production_checks(packaged: tuple[Path,
     process = subprocess.run(
         [sys.executable, "-c", check],
         cwd=ROOT,
-        env={"PATH": os.environ["PATH"], "ENV_FILE": "", "AWS_REGION": "eu-central-1", **variables},
+        env={"PATH": os.environ["PATH"], "ENV_FILE": "", **LAMBDA_RUNTIME_ENV, **variables},
         capture_output=True,
         text=True,
         timeout=60,

@@ -35,7 +35,16 @@ def test_environment_comes_from_the_deploying_shell() -> None:
     assert environment.pop("ENVIRONMENT") == "production"
     for name, value in environment.items():
         assert value.startswith(f"${{env:{name}"), f"{name}: {value}"
-    for required in ("DATABASE_URL", "RSA_PRIVATE_KEY_CONTENT", "JWT_ISSUER", "CRON_SECRET"):
+    required_in_production = (
+        "DATABASE_URL",
+        "RSA_PRIVATE_KEY_CONTENT",
+        "MFA_ENCRYPTION_KEY",
+        "JWT_ISSUER",
+        "FRONTEND_URL",
+        "CORS_ORIGINS",
+        "CRON_SECRET",
+    )
+    for required in required_in_production:
         assert environment[required] == f"${{env:{required}}}", f"{required} must have no default"
 
 
@@ -121,3 +130,49 @@ def test_the_schedule_invokes_a_handler_no_http_request_can_reach() -> None:
     _key, function = scheduled[0]
     assert function["handler"] == "lib/maintenance.scheduled_handler"
     assert all(set(event) == {"schedule"} for event in function["events"])
+
+
+def _allowed_actions() -> set[str]:
+    statements = serverless_config()["provider"]["iam"]["role"]["statements"]
+    actions: set[str] = set()
+    for statement in statements:
+        if statement["Effect"] == "Allow":
+            listed = statement["Action"]
+            actions.update([listed] if isinstance(listed, str) else listed)
+    return actions
+
+
+async def test_the_lambda_role_allows_every_ses_call_the_email_backend_makes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The operations are recorded from a real send (boto3 against moto), not read from the code."""
+    import boto3
+    from moto import mock_aws
+
+    from lib.config import Settings
+    from lib.email import Email, backends
+    from lib.email.render import build_message
+
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings(_env_file=None, EMAIL_BACKEND="ses", AWS_REGION="eu-west-1")
+    email = Email(
+        to="a@example.com",
+        subject="s",
+        template="password_changed",
+        context={"first_name": None, "changed_at": "now", "link": "x"},
+    )
+    called: list[str] = []
+    backends._ses_client.cache_clear()
+    try:
+        with mock_aws():
+            ses = boto3.client("ses", region_name="eu-west-1")
+            ses.verify_email_identity(EmailAddress=settings.SMTP_SENDER_EMAIL)
+            client = backends._ses_client(settings.AWS_REGION, settings.SMTP_TIMEOUT)
+            client.meta.events.register("before-call.ses.*", lambda model, **_: called.append(model.name))
+            await backends.send_ses(build_message(email), settings)
+    finally:
+        backends._ses_client.cache_clear()
+
+    assert called == ["SendRawEmail"]
+    assert {f"ses:{operation}" for operation in called} <= _allowed_actions()

@@ -34,16 +34,48 @@ async def test_request_ids_differ(client: httpx.AsyncClient) -> None:
     assert first.headers["x-request-id"] != second.headers["x-request-id"]
 
 
-async def test_vercel_id_is_used(client: httpx.AsyncClient, capsys: pytest.CaptureFixture[str]) -> None:
-    vercel_id = "fra1::iad1::abcde-1764350000000-0123456789ab"
-    response = await client.get("/api/v1/health", headers={"x-vercel-id": vercel_id})
-    assert response.headers["x-request-id"] == vercel_id
-    assert [line["request_id"] for line in log_lines(capsys) if line["event"] == "request"] == [vercel_id]
+VERCEL_ID = "fra1::iad1::abcde-1764350000000-0123456789ab"
 
 
-async def test_malformed_vercel_id_is_replaced(client: httpx.AsyncClient) -> None:
+@pytest.mark.parametrize("variable", ["VERCEL", "VERCEL_ENV"])
+async def test_vercel_id_is_used_on_vercel(
+    client: httpx.AsyncClient, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    monkeypatch.setenv(variable, "1" if variable == "VERCEL" else "production")
+    response = await client.get("/api/v1/health", headers={"x-vercel-id": VERCEL_ID})
+    assert response.headers.get_list("x-request-id") == [VERCEL_ID]
+    assert [line["request_id"] for line in log_lines(capsys) if line["event"] == "request"] == [VERCEL_ID]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/health", "/.well-known/jwks.json"])
+async def test_a_client_sent_vercel_id_is_ignored_off_vercel(
+    client: httpx.AsyncClient, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    monkeypatch.delenv("VERCEL", raising=False)
+    monkeypatch.delenv("VERCEL_ENV", raising=False)
+    log_lines(capsys)
+    response = await client.get(path, headers={"x-vercel-id": VERCEL_ID})
+    [request_id] = response.headers.get_list("x-request-id")
+    assert re.fullmatch(r"[0-9a-f]{32}", request_id)
+    assert [line["request_id"] for line in log_lines(capsys) if line["event"] == "request"] == [request_id]
+
+
+async def test_malformed_vercel_id_is_replaced(client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VERCEL", "1")
     response = await client.get("/api/v1/health", headers={"x-vercel-id": 'x"}\n{"forged": 1'})
     assert re.fullmatch(r"[0-9a-f]{32}", response.headers["x-request-id"])
+
+
+@pytest.mark.parametrize("path", ["/.well-known/jwks.json", "/.well-known/openid-configuration"])
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+async def test_local_well_known_responses_carry_one_request_id(
+    client: httpx.AsyncClient, capsys: pytest.CaptureFixture[str], path: str, method: str
+) -> None:
+    log_lines(capsys)
+    response = await client.request(method, path)
+    assert response.status_code == 200
+    [request_id] = response.headers.get_list("x-request-id")
+    assert [line["request_id"] for line in log_lines(capsys) if line["event"] == "request"] == [request_id]
 
 
 async def test_security_events_carry_the_request_id(
