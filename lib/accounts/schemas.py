@@ -53,9 +53,4 @@ class VerificationRequired(BaseModel):
 
 
 class ResendVerificationRequest(BaseModel):
-    email: EmailStr = Field(max_length=320)
-
-    @field_validator("email")
-    @classmethod
-    def _lower_email(cls, value: str) -> str:
-        return value.lower()
+    email: EmailAddress

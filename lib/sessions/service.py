@@ -16,7 +16,7 @@ from lib.errors import EmailNotVerified, InvalidCredentials, InvalidToken, Refre
 from lib.log import log_event
 from lib.models import AuthSession, RefreshToken, User, utcnow
 from lib.security.tokens import decode_token
-from lib.sessions.throttle import release_attempt, reserve_login_attempt
+from lib.sessions.throttle import normalize_identifier, release_attempt, reserve_login_attempt
 from lib.sessions.tokens import (
     ClientInfo,
     TokenPair,
@@ -30,14 +30,13 @@ from lib.sessions.tokens import (
 
 
 async def find_user_by_login(session: AsyncSession, *, identifier: str) -> User | None:
-    """`identifier` is an email (contains '@') or a username; both match regardless of case."""
-    identifier = identifier.strip()
+    """`identifier` is an email (contains '@', matched in the form sign-up stored it in) or a
+    username (matched regardless of case)."""
+    identifier = normalize_identifier(identifier)
     if "@" in identifier:
-        from lib.validation import normalize_email  # the form sign-up stored the address in
-
-        condition = col(User.email) == normalize_email(identifier, strict=False)
+        condition = col(User.email) == identifier
     else:
-        condition = func.lower(User.username) == identifier.lower()
+        condition = func.lower(User.username) == identifier
     return (await session.execute(select(User).where(condition))).scalar_one_or_none()
 
 

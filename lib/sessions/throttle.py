@@ -29,6 +29,7 @@ from lib.db import commit_now
 from lib.errors import TooManyRequests
 from lib.log import log_event
 from lib.models import LoginFailure, utcnow
+from lib.validation import normalize_email
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,10 @@ class Reservation:
 
 
 def normalize_identifier(identifier: str) -> str:
-    return identifier.strip().lower()
+    """An address in the one form it is stored in (so every spelling of it counts alike), a
+    username trimmed and lower-cased."""
+    identifier = identifier.strip()
+    return normalize_email(identifier, strict=False) if "@" in identifier else identifier.lower()
 
 
 def account_key(identifier: str) -> str:
