@@ -1,21 +1,40 @@
-"""Scheduled clean-up of expired and revoked tokens (Vercel cron; Bearer CRON_SECRET)."""
+"""Scheduled clean-up of expired and revoked tokens: the Vercel cron (Bearer CRON_SECRET) and,
+as `scheduled`, the Lambda schedule."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+import asyncio
+import logging
+from typing import Any
+
+from fastapi import APIRouter
 from mangum import Mangum
 
 from lib.app import create_app
-from lib.deps import Session
-from lib.maintenance import CleanupResult, delete_stale_rows, require_cron_secret
+from lib.deps import CronSecret, Session
+from lib.maintenance import CleanupResult, delete_stale_rows, run_cleanup
 
 router = APIRouter(tags=["ops"])
+logger = logging.getLogger("auth.maintenance")
 
 
-@router.get("/api/v1/cron/cleanup", response_model=CleanupResult, dependencies=[Depends(require_cron_secret)])
+@router.get("/api/v1/cron/cleanup", response_model=CleanupResult, dependencies=[CronSecret])
 async def cron_cleanup(session: Session) -> CleanupResult:
     """Delete expired refresh tokens, dead sessions, spent email tokens and old login failures."""
     return await delete_stale_rows(session)
+
+
+def scheduled(event: dict[str, Any], _context: object = None) -> dict[str, Any]:
+    """Lambda entry point for the EventBridge schedule.
+
+    A separate function with no HTTP event: nothing that arrives over HTTP can reach it, so it
+    needs no secret. Anything but a scheduled event is refused.
+    """
+    if event.get("source") != "aws.events" or event.get("detail-type") != "Scheduled Event":
+        raise ValueError("scheduled accepts only EventBridge scheduled events")
+    result = asyncio.run(run_cleanup())
+    logger.info("clean-up deleted %s", result.deleted)
+    return result.model_dump()
 
 
 app = create_app(router)

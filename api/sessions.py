@@ -9,8 +9,8 @@ from mangum import Mangum
 
 from lib.app import create_app
 from lib.deps import CurrentPrincipal, Session
-from lib.users import sessions
-from lib.users.schemas import SessionPublic
+from lib.sessions import manage as sessions
+from lib.sessions.schemas import SessionPublic
 
 router = APIRouter(tags=["user"])
 

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lib.config import get_settings
 from lib.conflicts import RetryOnConflictMiddleware, TransactionConflict, is_retryable_conflict
+from lib.db import is_database_unavailable
 from lib.email.outbox import EmailOutboxMiddleware
 from lib.errors import AuthError, ServiceUnavailable
 from lib.log import log_event
@@ -141,28 +142,6 @@ async def _validation_error(_request: Request, exc: Exception) -> Response:
         safe = [{name: value for name, value in error.items() if name not in {"input", "ctx"}} for error in errors]
         body = json.dumps({"detail": safe}, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
         return Response(body, status_code=422, media_type="application/json")
-
-
-def is_database_unavailable(exc: BaseException) -> bool:
-    if isinstance(exc, (OSError, TimeoutError, sa_exc.OperationalError, sa_exc.InterfaceError)):
-        return True
-    if isinstance(exc, sa_exc.DBAPIError):
-        if exc.connection_invalidated:
-            return True
-        name = type(exc.orig).__name__ if exc.orig is not None else ""
-        return (
-            name
-            in {
-                "CannotConnectNowError",
-                "ConnectionDoesNotExistError",
-                "ConnectionFailureError",
-                "TooManyConnectionsError",
-                "AdminShutdownError",
-                "ProtocolViolationError",
-            }
-            or "pgbouncer" in str(exc.orig).lower()
-        )
-    return False
 
 
 async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:

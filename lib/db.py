@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.pool import NullPool
@@ -81,6 +82,28 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         # Take the write lock up front: concurrent read-then-write transactions
         # otherwise fail with "database is locked" instead of waiting their turn.
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    if isinstance(exc, (OSError, TimeoutError, sa_exc.OperationalError, sa_exc.InterfaceError)):
+        return True
+    if isinstance(exc, sa_exc.DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        name = type(exc.orig).__name__ if exc.orig is not None else ""
+        return (
+            name
+            in {
+                "CannotConnectNowError",
+                "ConnectionDoesNotExistError",
+                "ConnectionFailureError",
+                "TooManyConnectionsError",
+                "AdminShutdownError",
+                "ProtocolViolationError",
+            }
+            or "pgbouncer" in str(exc.orig).lower()
+        )
+    return False
 
 
 @lru_cache

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
 import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -138,3 +139,16 @@ def get_client_info(request: Request) -> ClientInfo:
 
 
 Client = Annotated[ClientInfo, Depends(get_client_info)]
+
+
+def require_cron_secret(authorization: Annotated[str | None, Header()] = None) -> None:
+    """Only the scheduler knows `CRON_SECRET`; without one configured nobody gets in."""
+    secret = get_settings().CRON_SECRET
+    scheme, _, presented = (authorization or "").partition(" ")
+    if not secret or scheme.lower() != "bearer":
+        raise Unauthorized()
+    if not hmac.compare_digest(presented.strip().encode(), secret.encode()):
+        raise Unauthorized()
+
+
+CronSecret = Depends(require_cron_secret)

@@ -1,20 +1,14 @@
 """The scheduled clean-up: rows that can no longer authenticate anything are deleted.
 
-Run by the Vercel cron (`GET /api/v1/cron/cleanup`), by a Lambda schedule
-(`scheduled_handler`, reachable only from EventBridge) and by `scripts/cleanup`.
+Run by the Vercel cron (`GET /api/v1/cron/cleanup`), by a Lambda schedule (the
+`scheduled` handler of `api/cron_cleanup.py`, reachable only from EventBridge) and by
+`scripts/cleanup`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import hmac
-import json
-import logging
-import sys
 from datetime import datetime, timedelta
-from typing import Annotated, Any
 
-from fastapi import Header
 from pydantic import BaseModel
 from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,10 +16,7 @@ from sqlmodel import col
 
 from lib.config import get_settings
 from lib.db import get_engine
-from lib.errors import Unauthorized
 from lib.models import AuthSession, EmailToken, LoginFailure, RefreshToken, utcnow
-
-logger = logging.getLogger("auth.maintenance")
 
 
 class CleanupResult(BaseModel):
@@ -71,38 +62,7 @@ async def delete_stale_rows(session: AsyncSession, *, now: datetime | None = Non
     return CleanupResult(deleted=deleted)
 
 
-def require_cron_secret(authorization: Annotated[str | None, Header()] = None) -> None:
-    """Only the scheduler knows `CRON_SECRET`; without one configured nobody gets in."""
-    secret = get_settings().CRON_SECRET
-    scheme, _, presented = (authorization or "").partition(" ")
-    if not secret or scheme.lower() != "bearer":
-        raise Unauthorized()
-    if not hmac.compare_digest(presented.strip().encode(), secret.encode()):
-        raise Unauthorized()
-
-
 async def run_cleanup() -> CleanupResult:
     """One clean-up in its own transaction, outside any request."""
     async with AsyncSession(get_engine(), expire_on_commit=False) as session, session.begin():
         return await delete_stale_rows(session)
-
-
-def scheduled_handler(event: dict[str, Any], _context: object = None) -> dict[str, Any]:
-    """Lambda entry point for the EventBridge schedule.
-
-    It is deliberately a separate function with no HTTP event: nothing that arrives
-    over HTTP can reach it, so it needs no secret. Anything but a scheduled event is refused.
-    """
-    if event.get("source") != "aws.events" or event.get("detail-type") != "Scheduled Event":
-        raise ValueError("scheduled_handler accepts only EventBridge scheduled events")
-    result = asyncio.run(run_cleanup())
-    logger.info("clean-up deleted %s", result.deleted)
-    return result.model_dump()
-
-
-def main() -> None:
-    sys.stdout.write(json.dumps(asyncio.run(run_cleanup()).model_dump()) + "\n")
-
-
-if __name__ == "__main__":
-    main()

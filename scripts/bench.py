@@ -269,7 +269,7 @@ def worker(*args: str) -> dict[str, Any]:
 
 async def measure_cold_starts(plan: Plan, figures: Figures, fixtures: Fixtures) -> None:
     names = function_names()
-    baselines = {"fastapi": "fastapi", "local": "lib.local", "libraries": DATABASE_FUNCTION_LIBRARIES}
+    baselines = {"fastapi": "fastapi", "local": "api._local", "libraries": DATABASE_FUNCTION_LIBRARIES}
     init: dict[str, list[float]] = {key: [] for key in [*baselines, *names]}
     wall: dict[str, list[float]] = {key: [] for key in [*baselines, *names]}
     overhead: dict[str, list[float]] = {name: [] for name in names}
@@ -529,7 +529,7 @@ async def measure_load(plan: Plan, figures: Figures) -> None:
         sys.executable,
         "-m",
         "uvicorn",
-        "lib.local:app",
+        "api._local:app",
         "--host",
         "127.0.0.1",
         "--port",

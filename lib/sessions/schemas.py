@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
@@ -28,3 +30,14 @@ class RefreshRequest(BaseModel):
 class LoginRequest(BaseModel):
     username: Text = Field(min_length=1, max_length=320)
     password: Text = Field(min_length=1, max_length=1024)
+
+
+class SessionPublic(BaseModel):
+    """One live sign-in (refresh-token family) of the user."""
+
+    id: uuid.UUID
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    user_agent: str | None
+    current: bool

@@ -8,6 +8,8 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from lib.accounts.schemas import UserCreate
+from lib.accounts.service import create_user
 from lib.errors import LastAdmin, NotFound
 from lib.models import Role, User
 from lib.sessions.tokens import end_user_sessions
@@ -99,3 +101,21 @@ async def delete_user(session: AsyncSession, *, user_id: uuid.UUID) -> None:
     user = await get_user(session, user_id=user_id, for_update=True)
     ensure_another_admin_remains(admins, leaving=user)
     await session.execute(delete(User).where(col(User.id) == user.id))
+
+
+async def promote_to_admin(session: AsyncSession, *, email: str) -> User | None:
+    """Make the account with `email` an active, verified admin; None when there is none."""
+    statement = select(User).where(col(User.email) == email).with_for_update(key_share=True)
+    user = (await session.execute(statement)).scalar_one_or_none()
+    if user is not None:
+        user.role = Role.ADMIN.value
+        user.is_active = True
+        user.is_verified = True
+    return user
+
+
+async def create_admin(session: AsyncSession, *, data: UserCreate) -> User:
+    """A new account that is an admin from the start, its address taken as verified."""
+    user = await create_user(session, data=data, role=Role.ADMIN.value)
+    user.is_verified = True
+    return user

@@ -133,17 +133,6 @@ class ChangePasswordRequest(BaseModel):
     new_password: NewPassword
 
 
-class SessionPublic(BaseModel):
-    """One live sign-in (refresh-token family) of the user."""
-
-    id: uuid.UUID
-    created_at: datetime
-    last_used_at: datetime
-    expires_at: datetime
-    user_agent: str | None
-    current: bool
-
-
 class UserListQuery(BaseModel):
     limit: int = Field(default=50, ge=1, le=100)
     offset: int = Field(default=0, ge=0, le=MAX_OFFSET)

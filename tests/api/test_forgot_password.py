@@ -11,8 +11,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import func, select, update
 
+from api._local import create_local_app
 from lib.db import get_engine
-from lib.local import create_local_app
 from lib.models import EmailToken, User
 from tests.fixtures.email_links import age_email_tokens
 from tests.fixtures.live import serve

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
-from lib.local import create_local_app
+from api._local import create_local_app
 from tests.fixtures.app import make_client
 from tests.fixtures.users import PASSWORD
 

@@ -11,8 +11,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicNumbers
 
+from api._local import create_local_app
 from api.jwks import app as jwks_app
-from lib.local import create_local_app
 from tests.fixtures import tokens as forge
 from tests.fixtures.live import serve
 from tests.fixtures.users import UserFactory

@@ -120,6 +120,12 @@ def test_cors_preflights_are_answered_for_every_route() -> None:
             assert route.method in (response.header("access-control-allow-methods") or "")
 
 
+def test_every_handler_lives_in_api() -> None:
+    handlers = [function["handler"] for function in serverless_config()["functions"].values()]
+    assert handlers
+    assert all(handler.startswith("api/") for handler in handlers), handlers
+
+
 def test_the_schedule_invokes_a_handler_no_http_request_can_reach() -> None:
     scheduled = [
         (key, function)
@@ -128,7 +134,7 @@ def test_the_schedule_invokes_a_handler_no_http_request_can_reach() -> None:
     ]
     assert len(scheduled) == 1
     _key, function = scheduled[0]
-    assert function["handler"] == "lib/maintenance.scheduled_handler"
+    assert function["handler"] == "api/cron_cleanup.scheduled"  # every handler lives in api/
     assert all(set(event) == {"schedule"} for event in function["events"])
 
 

@@ -67,7 +67,7 @@ _LOCAL_DEFAULTS = """
 import asyncio, json
 import httpx
 from lib.config import get_settings
-from lib.local import app
+from api._local import app
 
 async def main():
     transport = httpx.ASGITransport(app=app)

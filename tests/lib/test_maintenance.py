@@ -6,7 +6,7 @@ import subprocess
 import httpx
 import pytest
 
-from lib.maintenance import scheduled_handler
+from api.cron_cleanup import scheduled
 from tests.fixtures.deployment import ROOT
 from tests.fixtures.lambda_events import Request, http_api_v2, invoke, scheduled_event
 from tests.fixtures.maintenance import EXPECTED_DELETED, assert_only_live_rows_remain, seed_stale_rows
@@ -15,7 +15,7 @@ from tests.fixtures.users import UserFactory
 
 async def test_the_lambda_schedule_cleans_up(client: httpx.AsyncClient, users: UserFactory) -> None:
     rows = await seed_stale_rows(client, users)
-    result = await asyncio.to_thread(invoke, scheduled_handler, scheduled_event())
+    result = await asyncio.to_thread(invoke, scheduled, scheduled_event())
     assert result == {"deleted": EXPECTED_DELETED}
     await assert_only_live_rows_remain(client, rows)
 
@@ -30,7 +30,7 @@ async def test_the_lambda_schedule_cleans_up(client: httpx.AsyncClient, users: U
 )
 def test_the_schedule_handler_refuses_anything_but_a_scheduled_event(event: dict[str, object]) -> None:
     with pytest.raises(ValueError, match="scheduled events"):
-        invoke(scheduled_handler, event)
+        invoke(scheduled, event)
 
 
 async def test_the_cleanup_script_runs_the_same_service(client: httpx.AsyncClient, users: UserFactory) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from lib.local import function_names
+from api._local import function_names
 
 ROOT = Path(__file__).resolve().parents[2]
 

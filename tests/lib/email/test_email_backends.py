@@ -139,7 +139,7 @@ import importlib, pkgutil, sys
 import api
 for module in pkgutil.iter_modules(api.__path__):
     importlib.import_module(f"api.{module.name}")
-import lib.local
+import api._local
 heavy = ("jinja2", "aiosmtplib", "boto3", "botocore", "lib.email.render", "lib.email.backends")
 print(sorted(name for name in heavy if name in sys.modules))
 if "--send" in sys.argv:

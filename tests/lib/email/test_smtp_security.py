@@ -162,7 +162,7 @@ async def test_a_certificate_from_an_untrusted_ca_is_refused(
 _SIGN_UP_WITH_DOTENV = """
 import asyncio, sys
 import httpx
-from lib.local import app
+from api._local import app
 
 async def main():
     transport = httpx.ASGITransport(app=app)

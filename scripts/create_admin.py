@@ -17,41 +17,20 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from lib.accounts.schemas import UserCreate, Username
-from lib.accounts.service import create_user
-from lib.app import is_database_unavailable
 from lib.config import get_settings
 from lib.config_error import ConfigError
-from lib.db import get_engine, normalize_database_url
+from lib.db import get_engine, is_database_unavailable, normalize_database_url
 from lib.errors import AuthError
-from lib.models import Role, User
+from lib.users.admin import create_admin, promote_to_admin
 from lib.validation import EmailAddress
 
 
 class CommandError(Exception):
     """A failure to report as one line."""
-
-
-async def promote_to_admin(session: AsyncSession, *, email: str) -> User | None:
-    """Make the account with `email` an active, verified admin; None when there is none."""
-    statement = select(User).where(col(User.email) == email).with_for_update()
-    user = (await session.execute(statement)).scalar_one_or_none()
-    if user is not None:
-        user.role = Role.ADMIN.value
-        user.is_active = True
-        user.is_verified = True
-    return user
-
-
-async def create_admin(session: AsyncSession, *, data: UserCreate) -> User:
-    user = await create_user(session, data=data, role=Role.ADMIN.value)
-    user.is_verified = True
-    return user
 
 
 def read_password() -> str:
