@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 from mangum import Mangum
 
+from lib.accounts import passwords
 from lib.app import create_app
 from lib.deps import Client, CurrentUser, Session
 from lib.sessions.schemas import TokenResponse
-from lib.users import profile
 from lib.users.schemas import ChangePasswordRequest
 
 router = APIRouter(tags=["user"])
@@ -19,7 +19,7 @@ async def change_password(
     session: Session, user: CurrentUser, data: ChangePasswordRequest, client: Client
 ) -> TokenResponse:
     """Change the password: every session ends and a fresh token pair starts a new one."""
-    pair = await profile.change_password(session, user=user, data=data, client=client)
+    pair = await passwords.change_password(session, user=user, data=data, client=client)
     return TokenResponse.from_pair(pair)
 
 

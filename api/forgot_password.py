@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 from mangum import Mangum
 
-from lib.accounts import recovery
+from lib.accounts import passwords
 from lib.accounts.schemas import Accepted, ForgotPasswordRequest
 from lib.app import create_app
 from lib.deps import Client, Session
@@ -19,7 +19,7 @@ RESET_LINK_REQUESTED = "If an account uses this address, a link to reset its pas
 @router.post("/api/v1/forgot-password", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED)
 async def forgot_password(session: Session, data: ForgotPasswordRequest, client: Client) -> Accepted:
     """Ask for a password-reset link (the same answer whether or not the account exists)."""
-    await recovery.request_password_reset(session, email=data.email, ip_address=client.ip_address)
+    await passwords.request_password_reset(session, email=data.email, ip_address=client.ip_address)
     return Accepted(detail=RESET_LINK_REQUESTED)
 
 

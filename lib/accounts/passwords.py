@@ -1,5 +1,5 @@
-"""Password recovery by email: asking for a reset link, setting the new password with it,
-and the notice that a password was changed."""
+"""Passwords: changing one (signed in, with the current one), asking for a reset link by
+email, setting a new one with it, and the notice that a password was changed."""
 
 from __future__ import annotations
 
@@ -20,16 +20,58 @@ from lib.accounts.email_tokens import (
 from lib.config import get_settings
 from lib.email import Email
 from lib.email.outbox import queue_email
-from lib.errors import EmailTokenInvalid
+from lib.errors import EmailTokenInvalid, InvalidPassword, TokenRevoked
 from lib.log import log_event
 from lib.models import EmailTokenPurpose, User, utcnow
 from lib.security.digest import new_opaque_token, token_digest
 from lib.security.password_policy import require_acceptable_password
-from lib.security.passwords import hash_password
-from lib.sessions.throttle import address_limits, clear_account_failures, reserve_attempt
-from lib.sessions.tokens import end_user_sessions, lock_user
+from lib.security.passwords import hash_password, verify_password
+from lib.sessions.throttle import (
+    address_limits,
+    clear_account_failures,
+    release_attempt,
+    reserve_attempt,
+    reserve_login_attempt,
+)
+from lib.sessions.tokens import ClientInfo, TokenPair, end_user_sessions, lock_user, start_session
+from lib.users.schemas import ChangePasswordRequest
 
 RESET = EmailTokenPurpose.RESET_PASSWORD
+
+
+async def change_password(
+    session: AsyncSession, *, user: User, data: ChangePasswordRequest, client: ClientInfo
+) -> TokenPair:
+    """Replace the password, end every session (the caller's too) and sign in afresh.
+
+    A wrong current password is a password guess: it counts toward (and is refused by)
+    the same throttle as login, so a stolen access token cannot brute-force it. Outstanding
+    reset links die with the old password.
+    """
+    require_acceptable_password(data.new_password, email=user.email, username=user.username)
+    reservation = await reserve_login_attempt(
+        session,
+        identifier=user.email,
+        ip_address=client.ip_address,
+        message="Too many wrong passwords; try again later",
+    )
+    epoch, hashed = user.session_epoch, user.hashed_password
+    valid, _ = await verify_password(data.current_password, hashed)
+    if not valid:
+        log_event("password_change_failure", user_id=user.id, ip=client.ip_address)
+        raise InvalidPassword()
+    new_hash = await hash_password(data.new_password)
+    locked = await lock_user(session, user_id=user.id)
+    if locked is None or locked.session_epoch != epoch or locked.hashed_password != hashed:
+        raise TokenRevoked()  # a reset or another change ended this session meanwhile
+    await release_attempt(session, reservation)
+    locked.hashed_password = new_hash
+    await end_user_sessions(session, user=locked)
+    await retire_email_tokens(session, user_id=locked.id, purpose=RESET)
+    pair = await start_session(session, user=locked, client=client)
+    log_event("password_changed", user_id=locked.id, via="change")
+    send_password_changed_notice(session, user=locked)
+    return pair
 
 
 async def request_password_reset(session: AsyncSession, *, email: str, ip_address: str | None) -> None:
