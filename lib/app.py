@@ -23,6 +23,7 @@ from lib.email.outbox import EmailOutboxMiddleware
 from lib.errors import AuthError, ServiceUnavailable
 from lib.log import log_event
 from lib.request_log import RequestLogMiddleware
+from lib.security.password_policy import PasswordRejected
 
 logger = logging.getLogger("auth")
 
@@ -155,8 +156,14 @@ async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(500, "Internal server error", "internal_error")
 
 
+async def _password_rejected(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, PasswordRejected)
+    return await _validation_error(request, RequestValidationError(exc.errors()))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AuthError, _auth_error)
+    app.add_exception_handler(PasswordRejected, _password_rejected)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     for exc_type in (sa_exc.DBAPIError, OSError, TimeoutError, Exception):

@@ -14,7 +14,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
 
@@ -77,16 +76,28 @@ def check_password(password: str, *, email: str | None = None, username: str | N
     return password
 
 
+class PasswordRejected(Exception):
+    """A password set outside a schema (change, reset) breaks a rule. `lib.app` renders it as
+    the same 422 body FastAPI gives a schema's broken rule, naming `field`."""
+
+    def __init__(self, rule: PydanticCustomError, *, field: str) -> None:
+        super().__init__(rule.message())
+        self.rule = rule
+        self.field = field
+
+    def errors(self) -> list[dict[str, Any]]:
+        error: dict[str, Any] = {"type": self.rule.type, "loc": ("body", self.field), "msg": str(self), "input": None}
+        if self.rule.context:
+            error["ctx"] = self.rule.context
+        return [error]
+
+
 def require_acceptable_password(password: str, *, email: str, username: str, field: str = "new_password") -> None:
-    """`check_password` for a password set outside a schema (change, reset): a broken rule
-    is a 422 in FastAPI's validation format naming `field`, like the schemas' own."""
+    """`check_password` for a password set outside a schema (change, reset): `PasswordRejected`."""
     try:
         check_password(password, email=email, username=username)
     except PydanticCustomError as exc:
-        error: dict[str, Any] = {"type": exc.type, "loc": ("body", field), "msg": exc.message(), "input": None}
-        if exc.context:
-            error["ctx"] = exc.context
-        raise RequestValidationError([error]) from None
+        raise PasswordRejected(exc, field=field) from None
 
 
 # A password a request sets where the account's names are checked later (change, reset):
