@@ -5,7 +5,11 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
+from sqlmodel import col
 
+from lib.db import get_engine
+from lib.models import User
 from lib.users.schemas import QUESTIONNAIRE_MAX_BYTES
 from tests.fixtures.roles import RoleFactory, user_row
 from tests.fixtures.users import UserFactory, bearer
@@ -232,3 +236,17 @@ async def test_me_with_basic_auth_scheme_is_401(client: httpx.AsyncClient, users
     user = await users.sign_up()
     response = await client.get("/api/v1/user/me", headers={"Authorization": f"Basic {user.access_token}"})
     assert response.status_code == 401
+
+
+async def test_an_account_deactivated_in_the_database_loses_its_access_tokens_at_once(
+    client: httpx.AsyncClient, users: UserFactory
+) -> None:
+    """Only the `is_active` check can refuse this token: the row changed behind the service's
+    back, so the session is neither revoked nor of an older epoch."""
+    me = await users.sign_up()
+    async with get_engine().begin() as connection:
+        await connection.execute(update(User).where(col(User.email) == me.email).values(is_active=False))
+    response = await client.get("/api/v1/user/me", headers=me.headers)
+    assert (response.status_code, response.json()["code"]) == (401, "token_revoked")
+    refused = await client.post("/api/v1/refresh", json={"refresh_token": me.refresh_token})
+    assert (refused.status_code, refused.json()["code"]) == (401, "token_revoked")

@@ -64,7 +64,8 @@ async def test_access_token_is_not_a_refresh_token(client: httpx.AsyncClient, us
 
 
 async def test_refresh_with_garbage_is_401_and_empty_is_422(client: httpx.AsyncClient) -> None:
-    assert (await refresh(client, "not-a-token")).status_code == 401
+    garbage = await refresh(client, "not-a-token")
+    assert (garbage.status_code, garbage.json()["code"]) == (401, "invalid_token")
     assert (await client.post("/api/v1/refresh", json={"refresh_token": ""})).status_code == 422
     assert (await client.post("/api/v1/refresh", json={})).status_code == 422
 

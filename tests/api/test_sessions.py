@@ -121,7 +121,11 @@ async def test_deleting_another_users_session_is_404_and_leaves_it_alive(
 ) -> None:
     victim = await users.sign_up()
     attacker = await users.sign_up()
-    victim_session = (await _list(client, victim.access_token))[0]["id"]
+    victims = await _list(client, victim.access_token)
+    attackers = await _list(client, attacker.access_token)
+    assert len(victims) == len(attackers) == 1  # each list holds only its caller's sessions
+    victim_session = victims[0]["id"]
+    assert victim_session != attackers[0]["id"]
 
     response = await client.delete(f"{PATH}/{victim_session}", headers=attacker.headers)
     assert response.status_code == 404
