@@ -164,3 +164,18 @@ def test_the_packaged_environment_passes_production_checks(packaged: tuple[Path,
     )
     assert process.returncode == 0, process.stderr
     assert process.stdout.split() == ["production", "ses"]
+
+
+def test_the_http_api_answers_cors_preflights_from_the_settings(packaged: tuple[Path, str]) -> None:
+    artifacts, _output = packaged
+    template = json.loads((artifacts / "cloudformation-template-update-stack.json").read_text())
+    (api,) = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::ApiGatewayV2::Api"]
+    cors = api["CorsConfiguration"]
+    assert cors["AllowOrigins"] == [DEPLOY_ENV["CORS_ORIGINS"]]
+    assert cors["AllowCredentials"] is True
+    assert "Authorization" in cors["AllowHeaders"]
+    routes = [
+        r["Properties"]["RouteKey"] for r in template["Resources"].values() if r["Type"] == "AWS::ApiGatewayV2::Route"
+    ]
+    assert routes
+    assert not [route for route in routes if route.startswith("OPTIONS")]

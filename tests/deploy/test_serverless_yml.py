@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import importlib
+import json
+import os
+import subprocess
 from glob import glob
 
 import pytest
 
+from lib.config import Settings
 from tests.fixtures.deployment import (
     ROOT,
     api_functions,
@@ -94,30 +98,68 @@ def test_every_route_reaches_the_handler_without_404_or_405(name: str) -> None:
         assert response.status not in (404, 405), f"{route.method} {route.path}: {response.status} {response.body!r}"
 
 
-def test_cors_preflights_are_answered_for_every_route() -> None:
-    key = lambda_function_for("OPTIONS", "/api/v1/login")
-    assert key is not None, "no route takes CORS preflights"
-    handler_path = serverless_config()["functions"][key]["handler"]
-    module_path, _, attribute = handler_path.rpartition(".")
-    handler = getattr(importlib.import_module(module_path.replace("/", ".")), attribute)
-    for name in FUNCTIONS:
-        for route in served_routes(name):
-            if name == "jwks":
-                continue
-            assert lambda_function_for("OPTIONS", route.sample_path) == key
-            request = Request(
-                "OPTIONS",
-                route.sample_path,
-                headers={
-                    "origin": "https://app.example.com",
-                    "access-control-request-method": route.method,
-                    "access-control-request-headers": "authorization,content-type",
-                },
-            )
-            response = decode_response(invoke(handler, http_api_v2(request, route_key="OPTIONS /{proxy+}")))
-            assert response.status == 200, f"{route.method} {route.path}"
-            assert response.header("access-control-allow-origin") == "https://app.example.com"
-            assert route.method in (response.header("access-control-allow-methods") or "")
+def test_no_function_takes_cors_preflights() -> None:
+    """API Gateway answers preflights itself (provider.httpApi.cors): none invokes a function."""
+    events = [event for function in serverless_config()["functions"].values() for event in function.get("events", [])]
+    assert not [event for event in events if str(event.get("httpApi", "")).startswith("OPTIONS")]
+    assert serverless_config()["provider"]["httpApi"]["cors"] == "${file(./scripts/serverless-cors.js):cors}"
+
+
+def _gateway_cors(**env: str) -> dict[str, object]:
+    script = "process.stdout.write(JSON.stringify(require('./scripts/serverless-cors.js').cors()))"
+    process = subprocess.run(
+        ["node", "-e", script],
+        cwd=ROOT,
+        env={"PATH": os.environ["PATH"], **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert process.returncode == 0, process.stderr
+    return dict(json.loads(process.stdout))
+
+
+@pytest.mark.parametrize(
+    "origins",
+    ["https://app.example.com, https://admin.example.com", '["https://app.example.com","https://admin.example.com"]'],
+)
+def test_the_gateway_cors_answer_follows_the_functions_cors_settings(origins: str) -> None:
+    env = {
+        "CORS_ORIGINS": origins,
+        "CORS_ALLOW_HEADERS": "Authorization,Content-Type,X-Refresh-Token-Transport",
+        "CORS_ALLOW_METHODS": "GET,POST",
+        "CORS_ALLOW_CREDENTIALS": "false",
+    }
+    settings = Settings(**env)  # type: ignore[arg-type]
+    cors = _gateway_cors(**env)
+    assert cors["allowedOrigins"] == settings.CORS_ORIGINS == ["https://app.example.com", "https://admin.example.com"]
+    assert cors["allowedHeaders"] == settings.CORS_ALLOW_HEADERS
+    assert cors["allowedMethods"] == settings.CORS_ALLOW_METHODS
+    assert cors["allowCredentials"] is settings.CORS_ALLOW_CREDENTIALS is False
+
+
+def test_the_gateway_cors_answer_defaults_to_the_settings_defaults() -> None:
+    defaults = Settings()
+    cors = _gateway_cors(CORS_ORIGINS="https://app.example.com")
+    assert cors["allowedHeaders"] == defaults.CORS_ALLOW_HEADERS
+    assert cors["allowedMethods"] == defaults.CORS_ALLOW_METHODS
+    assert cors["allowCredentials"] is defaults.CORS_ALLOW_CREDENTIALS
+
+
+def test_the_gateway_refuses_a_wildcard_origin() -> None:
+    script = "require('./scripts/serverless-cors.js').cors()"
+    process = subprocess.run(
+        ["node", "-e", script],
+        cwd=ROOT,
+        env={"PATH": os.environ["PATH"], "CORS_ORIGINS": "*"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert process.returncode != 0
+    assert "CORS_ORIGINS" in process.stderr
 
 
 def test_every_handler_lives_in_api() -> None:
