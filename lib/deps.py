@@ -19,7 +19,7 @@ from lib.db import get_session
 from lib.errors import EmailNotVerified, Forbidden, InvalidToken, TokenRevoked, Unauthorized
 from lib.models import AuthSession, Role, User
 from lib.security.tokens import decode_token, load_keys
-from lib.sessions.tokens import ClientInfo
+from lib.sessions.schemas import ClientInfo
 
 Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
 

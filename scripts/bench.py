@@ -139,7 +139,7 @@ class Fixtures:
         from lib.db import get_engine
         from lib.models import User
         from lib.security.passwords import hash_password
-        from lib.sessions.tokens import ClientInfo, start_session
+        from lib.sessions.lifecycle import ClientInfo, start_session
 
         if self.hashed is None:
             self.hashed = await hash_password(PASSWORD)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from lib.accounts.email_tokens import (
+from lib.accounts.links import (
     consume_email_token,
     find_email_token_user,
     queue_link_email,
@@ -26,6 +26,8 @@ from lib.models import EmailTokenPurpose, User, utcnow
 from lib.security.digest import new_opaque_token, token_digest
 from lib.security.password_policy import require_acceptable_password
 from lib.security.passwords import hash_password, verify_password
+from lib.sessions.lifecycle import end_user_sessions, lock_user, start_session
+from lib.sessions.schemas import ClientInfo, TokenPair
 from lib.sessions.throttle import (
     address_limits,
     clear_account_failures,
@@ -33,7 +35,6 @@ from lib.sessions.throttle import (
     reserve_attempt,
     reserve_login_attempt,
 )
-from lib.sessions.tokens import ClientInfo, TokenPair, end_user_sessions, lock_user, start_session
 from lib.users.schemas import ChangePasswordRequest
 
 RESET = EmailTokenPurpose.RESET_PASSWORD

@@ -15,8 +15,9 @@ from lib.email.outbox import queue_email
 from lib.errors import Conflict, EmailTaken, UsernameTaken
 from lib.models import User
 from lib.security.passwords import hash_password
+from lib.sessions.lifecycle import start_session
+from lib.sessions.schemas import ClientInfo, TokenPair
 from lib.sessions.throttle import address_limits, reserve_attempt
-from lib.sessions.tokens import ClientInfo, TokenPair, start_session
 
 
 def _taken(email_taken: bool) -> Conflict:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from lib.accounts.email_tokens import (
+from lib.accounts.links import (
     consume_email_token,
     find_email_token_user,
     queue_link_email,
@@ -20,8 +20,8 @@ from lib.accounts.email_tokens import (
 from lib.config import get_settings
 from lib.errors import EmailTokenInvalid, TooManyRequests
 from lib.models import EmailTokenPurpose, User
+from lib.sessions.lifecycle import lock_user
 from lib.sessions.throttle import address_limits, reserve_attempt
-from lib.sessions.tokens import lock_user
 
 VERIFY = EmailTokenPurpose.VERIFY_EMAIL
 

@@ -10,8 +10,8 @@ from sqlmodel import col
 
 from lib.errors import NotFound
 from lib.models import AuthSession, utcnow
+from lib.sessions.lifecycle import revoke_session
 from lib.sessions.schemas import SessionPublic
-from lib.sessions.tokens import revoke_session
 
 
 def _live_sessions_of(user_id: uuid.UUID) -> ColumnElement[bool]:

@@ -1,15 +1,28 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from lib.validation import Text
 
-if TYPE_CHECKING:
-    from lib.sessions.tokens import TokenPair
+
+@dataclass(frozen=True)
+class ClientInfo:
+    user_agent: str | None = None
+    ip_address: str | None = None
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    session_id: uuid.UUID
+    refresh_expires_at: datetime
 
 
 class TokenResponse(BaseModel):

@@ -16,10 +16,7 @@ from lib.errors import EmailNotVerified, InvalidCredentials, InvalidToken, Refre
 from lib.log import log_event
 from lib.models import AuthSession, RefreshToken, User, utcnow
 from lib.security.tokens import decode_token
-from lib.sessions.throttle import normalize_identifier, release_attempt, reserve_login_attempt
-from lib.sessions.tokens import (
-    ClientInfo,
-    TokenPair,
+from lib.sessions.lifecycle import (
     end_user_sessions,
     issue_token_pair,
     lock_user,
@@ -27,6 +24,8 @@ from lib.sessions.tokens import (
     revoke_user_sessions,
     start_session,
 )
+from lib.sessions.schemas import ClientInfo, TokenPair
+from lib.sessions.throttle import normalize_identifier, release_attempt, reserve_login_attempt
 
 
 async def find_user_by_login(session: AsyncSession, *, identifier: str) -> User | None:

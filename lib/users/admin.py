@@ -12,7 +12,7 @@ from lib.accounts.schemas import UserCreate
 from lib.accounts.service import create_user
 from lib.errors import LastAdmin, NotFound
 from lib.models import Role, User
-from lib.sessions.tokens import end_user_sessions
+from lib.sessions.lifecycle import end_user_sessions
 from lib.users.schemas import AdminUserUpdate, UserListQuery, UserPage, UserPublic
 
 _RANK = {Role.USER: 0, Role.MODERATOR: 1, Role.ADMIN: 2}
@@ -45,7 +45,7 @@ async def list_users(session: AsyncSession, *, query: UserListQuery) -> UserPage
 async def get_user(session: AsyncSession, *, user_id: uuid.UUID, for_update: bool = False) -> User:
     statement = select(User).where(col(User.id) == user_id).execution_options(populate_existing=True)
     if for_update:
-        statement = statement.with_for_update(key_share=True)  # see lib.sessions.tokens.lock_user
+        statement = statement.with_for_update(key_share=True)  # see lib.sessions.lifecycle.lock_user
     user = (await session.execute(statement)).scalar_one_or_none()
     if user is None:
         raise NotFound("User not found")

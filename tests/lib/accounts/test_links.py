@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from lib.accounts.email_tokens import describe_duration, email_link
+from lib.accounts.links import describe_duration, email_link
 
 
 @pytest.mark.parametrize(

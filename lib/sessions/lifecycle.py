@@ -9,7 +9,6 @@ user's row first, then its sessions, refresh tokens and email links.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select, update
@@ -19,21 +18,7 @@ from sqlmodel import col
 from lib.models import AuthSession, RefreshToken, User, utcnow
 from lib.security.digest import token_digest
 from lib.security.tokens import create_access_token, create_refresh_token
-
-
-@dataclass(frozen=True)
-class ClientInfo:
-    user_agent: str | None = None
-    ip_address: str | None = None
-
-
-@dataclass(frozen=True)
-class TokenPair:
-    access_token: str
-    refresh_token: str
-    expires_in: int
-    session_id: uuid.UUID
-    refresh_expires_at: datetime
+from lib.sessions.schemas import ClientInfo, TokenPair
 
 
 def issue_token_pair(

@@ -23,11 +23,11 @@ from lib.email.outbox import queue_email
 from lib.errors import EmailTokenExpired, EmailTokenInvalid, EmailTokenUsed
 from lib.models import EmailToken, EmailTokenPurpose, User, utcnow
 from lib.security.digest import new_opaque_token, token_digest
-from lib.sessions.tokens import lock_user
+from lib.sessions.lifecycle import lock_user
 
 
 @dataclass(frozen=True)
-class IssuedToken:
+class IssuedLink:
     id: uuid.UUID
     token: str
     expires_at: datetime
@@ -35,7 +35,7 @@ class IssuedToken:
 
 def issue_email_token(
     session: AsyncSession, *, user_id: uuid.UUID, purpose: EmailTokenPurpose, lifetime: timedelta
-) -> IssuedToken:
+) -> IssuedLink:
     now = utcnow()
     token = new_opaque_token()
     row = EmailToken(
@@ -46,7 +46,7 @@ def issue_email_token(
         expires_at=now + lifetime,
     )
     session.add(row)
-    return IssuedToken(id=row.id, token=token, expires_at=row.expires_at)
+    return IssuedLink(id=row.id, token=token, expires_at=row.expires_at)
 
 
 async def seconds_until_next_email(session: AsyncSession, *, user_id: uuid.UUID, purpose: EmailTokenPurpose) -> int:
