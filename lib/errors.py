@@ -12,6 +12,8 @@ class AuthError(Exception):
     # When true, the session dependency commits instead of rolling back, so that what
     # the service wrote before raising (a revoked family, a counted failure) is kept.
     persist: ClassVar[bool] = False
+    # RFC 6749 5.2 `error`, added beside `code` when a token endpoint answers with this error.
+    oauth_error: ClassVar[str] = "invalid_request"
 
     def __init__(self, detail: str | None = None, *, headers: dict[str, str] | None = None) -> None:
         self.message = detail or self.detail
@@ -23,6 +25,7 @@ class Unauthorized(AuthError):
     status_code = 401
     code = "not_authenticated"
     detail = "Not authenticated"
+    oauth_error = "invalid_grant"
 
     def __init__(self, detail: str | None = None, *, headers: dict[str, str] | None = None) -> None:
         super().__init__(detail, headers={"WWW-Authenticate": "Bearer", **(headers or {})})
@@ -72,6 +75,7 @@ class EmailNotVerified(AuthError):
     status_code = 403
     code = "email_not_verified"
     detail = "Email address is not verified"
+    oauth_error = "invalid_grant"
 
 
 class EmailTokenInvalid(AuthError):
@@ -137,6 +141,7 @@ class TooManyRequests(AuthError):
     code = "too_many_requests"
     detail = "Too many requests; try again later"
     persist = True
+    oauth_error = "temporarily_unavailable"
 
     def __init__(self, retry_after: int, detail: str | None = None) -> None:
         self.retry_after = max(1, int(retry_after))
@@ -147,6 +152,21 @@ class ServiceUnavailable(AuthError):
     status_code = 503
     code = "database_unavailable"
     detail = "The database is unavailable; try again shortly"
+    oauth_error = "temporarily_unavailable"
 
     def __init__(self, detail: str | None = None, *, retry_after: int = 5) -> None:
         super().__init__(detail, headers={"Retry-After": str(retry_after)})
+
+
+class InvalidRequest(AuthError):
+    """An OAuth 2.0 request (RFC 6749, RFC 7009) with a missing, repeated or malformed parameter."""
+
+    status_code = 400
+    code = "invalid_request"
+    detail = "The request is missing a parameter or is malformed"
+
+
+class UnsupportedGrantType(InvalidRequest):
+    code = "unsupported_grant_type"
+    detail = "Unsupported grant_type; use 'password' or 'refresh_token'"
+    oauth_error = "unsupported_grant_type"
