@@ -1,4 +1,5 @@
-"""Token requests (RFC 6749): the password grant and the refresh-token grant, as a form or as JSON.
+"""Token requests (RFC 6749: the password and refresh-token grants, as a form or as JSON) and
+revocation requests (RFC 7009, a form).
 
 A form is what RFC 6749 defines and what OAuth 2.0 clients send: its faults answer 400
 `invalid_request` (a missing, empty or repeated parameter). JSON is this service's own
@@ -15,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from lib.errors import InvalidRequest, UnsupportedGrantType
-from lib.sessions.schemas import LoginRequest, RefreshRequest
+from lib.sessions.schemas import LoginRequest, RefreshRequest, RevocationRequest
 
 TokenGrant = LoginRequest | RefreshRequest
 GRANTS: dict[str, type[LoginRequest] | type[RefreshRequest]] = {
@@ -83,11 +84,39 @@ async def read_token_request(request: Request) -> TokenGrant:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        errors = exc.errors(include_url=False)
         if is_json:
-            raise _json_validation_error(list(errors)) from None
-        fields = ", ".join(sorted({".".join(str(part) for part in error["loc"]) for error in errors}))
-        raise InvalidRequest(f"Missing or invalid parameter: {fields}") from None
+            raise _json_validation_error(list(exc.errors(include_url=False))) from None
+        raise _invalid_form(exc) from None
+
+
+def _invalid_form(exc: ValidationError) -> InvalidRequest:
+    fields = ", ".join(sorted({".".join(str(part) for part in error["loc"]) for error in exc.errors()}))
+    return InvalidRequest(f"Missing or invalid parameter: {fields}")
+
+
+async def read_revocation_request(request: Request) -> RevocationRequest:
+    try:
+        return RevocationRequest.model_validate(await read_form(request))
+    except ValidationError as exc:
+        raise _invalid_form(exc) from None
 
 
 TokenRequest = Annotated[TokenGrant, Depends(read_token_request)]
+RevocationForm = Annotated[RevocationRequest, Depends(read_revocation_request)]
+REVOKE_OPENAPI: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "required": ["token"],
+                    "properties": {
+                        "token": {"type": "string"},
+                        "token_type_hint": {"type": "string", "enum": ["refresh_token", "access_token"]},
+                    },
+                }
+            }
+        },
+    }
+}

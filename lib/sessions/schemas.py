@@ -28,3 +28,10 @@ class RefreshRequest(BaseModel):
 class LoginRequest(BaseModel):
     username: Text = Field(min_length=1, max_length=320)
     password: Text = Field(min_length=1, max_length=1024)
+
+
+class RevocationRequest(BaseModel):
+    """RFC 7009 2.1; a token of any length is accepted here and refused, silently, by its check."""
+
+    token: str = Field(min_length=1)
+    token_type_hint: str | None = Field(default=None, max_length=64)
