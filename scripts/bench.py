@@ -213,6 +213,13 @@ async def scenario(name: str, count: int, fixtures: Fixtures) -> dict[str, Any]:
             "requests": [_request("POST", "/api/v1/refresh", json_body={"refresh_token": who.refresh_token})] * count,
             "chain_refresh": True,
         }
+    if name == "revoke":  # each revocation ends a session, so each request revokes its own user's token
+        return {
+            "requests": [
+                _request("POST", "/api/v1/revoke", form={"token": (await fixtures.identity()).refresh_token})
+                for _ in range(count)
+            ]
+        }
     if name == "logout":  # each logout ends its user's sessions, so each request gets its own user
         return {
             "requests": [
