@@ -1,4 +1,4 @@
-"""The public keys (JWKS) and the OpenID discovery document, for other services."""
+"""The public keys (JWKS), the OpenID discovery document and RFC 8414 metadata, for other services."""
 
 from __future__ import annotations
 

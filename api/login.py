@@ -1,24 +1,24 @@
-"""Log in with an email or username and a password."""
+"""The OAuth 2.0 token endpoint: log in with a password, or exchange a refresh token."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 from mangum import Mangum
 
-from lib.app import create_app
+from lib.app import TokenEndpointRoute, create_app
 from lib.deps import Client, Session
 from lib.security import passwords  # noqa: F401  (the hasher loads at init, not on the first login)
-from lib.sessions import service
-from lib.sessions.forms import LOGIN_OPENAPI, LoginCredentials
+from lib.sessions.forms import LOGIN_OPENAPI, TokenRequest
+from lib.sessions.grants import exchange_grant
 from lib.sessions.schemas import TokenResponse
 
-router = APIRouter(tags=["auth"])
+router = APIRouter(tags=["auth"], route_class=TokenEndpointRoute)
 
 
 @router.post("/api/v1/login", response_model=TokenResponse, openapi_extra=LOGIN_OPENAPI)
-async def login(session: Session, credentials: LoginCredentials, client: Client) -> TokenResponse:
-    """Log in (OAuth2 password form or JSON) and receive a token pair."""
-    pair = await service.login(session, identifier=credentials.username, password=credentials.password, client=client)
+async def login(session: Session, grant: TokenRequest, client: Client) -> TokenResponse:
+    """Token request (RFC 6749): `grant_type=password` (the default) or `grant_type=refresh_token`."""
+    pair = await exchange_grant(session, grant=grant, client=client)
     return TokenResponse.from_pair(pair)
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter
 from mangum import Mangum
 
-from lib.app import create_app
+from lib.app import TokenEndpointRoute, create_app
 from lib.deps import Session
 from lib.sessions import service
 from lib.sessions.schemas import RefreshRequest, TokenResponse
 
-router = APIRouter(tags=["auth"])
+router = APIRouter(tags=["auth"], route_class=TokenEndpointRoute)
 
 
 @router.post("/api/v1/refresh", response_model=TokenResponse)

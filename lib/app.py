@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
@@ -111,13 +112,39 @@ class BodyLimitMiddleware:
         await response(scope, receive, send)
 
 
-def error_response(status_code: int, detail: str, code: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"detail": detail, "code": code}, status_code=status_code, headers=headers)
+class TokenEndpointRoute(APIRoute):
+    """A route of an OAuth 2.0 token endpoint: its errors also carry RFC 6749 5.2 `error` and
+    `error_description`, so that standard clients raise them instead of reading them as tokens."""
 
 
-async def _auth_error(_request: Request, exc: Exception) -> JSONResponse:
+def _oauth_error(request: Request, error: str) -> str | None:
+    return error if isinstance(request.scope.get("route"), TokenEndpointRoute) else None
+
+
+def _description(detail: str) -> str:
+    """RFC 6749 5.2: printable ASCII without '"' or '\\'."""
+    return "".join(char for char in detail if " " <= char <= "~" and char not in '"\\')
+
+
+def error_response(
+    status_code: int,
+    detail: str,
+    code: str,
+    headers: dict[str, str] | None = None,
+    *,
+    oauth_error: str | None = None,
+) -> JSONResponse:
+    body = {"detail": detail, "code": code}
+    if oauth_error is not None:
+        body |= {"error": oauth_error, "error_description": _description(detail)}
+    return JSONResponse(body, status_code=status_code, headers=headers)
+
+
+async def _auth_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AuthError)
-    return error_response(exc.status_code, exc.message, exc.code, exc.headers)
+    return error_response(
+        exc.status_code, exc.message, exc.code, exc.headers, oauth_error=_oauth_error(request, exc.oauth_error)
+    )
 
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -126,10 +153,10 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, str(exc.detail), code, dict(exc.headers or {}))
 
 
-async def _validation_error(_request: Request, exc: Exception) -> Response:
+async def _validation_error(request: Request, exc: Exception) -> Response:
     """FastAPI's 422 body, without echoing request bodies back (their `input` can be a password),
     and without any input at all when one cannot be rendered as JSON (NaN, lone surrogates),
-    which would otherwise turn a bad request into a 500."""
+    which would otherwise turn a bad request into a 500. On a token endpoint, with `error`."""
     assert isinstance(exc, RequestValidationError)
     errors = jsonable_encoder(
         [
@@ -137,23 +164,29 @@ async def _validation_error(_request: Request, exc: Exception) -> Response:
             for error in exc.errors()
         ]
     )
+    extra: dict[str, str] = {}
+    if _oauth_error(request, "invalid_request"):
+        fields = sorted({".".join(str(part) for part in error["loc"][1:]) or "body" for error in errors})
+        extra = {"error": "invalid_request", "error_description": _description(f"Invalid {', '.join(fields)}")}
     try:
-        return JSONResponse({"detail": errors}, status_code=422)
+        return JSONResponse({"detail": errors, **extra}, status_code=422)
     except ValueError:
         safe = [{name: value for name, value in error.items() if name not in {"input", "ctx"}} for error in errors]
-        body = json.dumps({"detail": safe}, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+        body = json.dumps({"detail": safe, **extra}, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
         return Response(body, status_code=422, media_type="application/json")
 
 
-async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     if is_retryable_conflict(exc):
         raise TransactionConflict from exc
     if is_database_unavailable(exc):
         log_event("database_unavailable", level=logging.WARNING, error=type(exc).__name__)
         unavailable = ServiceUnavailable()
-        return error_response(unavailable.status_code, unavailable.message, unavailable.code, unavailable.headers)
+        return await _auth_error(request, unavailable)
     logger.error("unhandled error", exc_info=exc)
-    return error_response(500, "Internal server error", "internal_error")
+    return error_response(
+        500, "Internal server error", "internal_error", oauth_error=_oauth_error(request, "server_error")
+    )
 
 
 async def _password_rejected(request: Request, exc: Exception) -> Response:

@@ -9,6 +9,8 @@ class AuthError(Exception):
     status_code: ClassVar[int] = 400
     code: ClassVar[str] = "bad_request"
     detail: ClassVar[str] = "Bad request"
+    # RFC 6749 5.2 `error`, added beside `code` when a token endpoint answers with this error.
+    oauth_error: ClassVar[str] = "invalid_request"
 
     def __init__(self, detail: str | None = None, *, headers: dict[str, str] | None = None) -> None:
         self.message = detail or self.detail
@@ -20,6 +22,7 @@ class Unauthorized(AuthError):
     status_code = 401
     code = "not_authenticated"
     detail = "Not authenticated"
+    oauth_error = "invalid_grant"
 
     def __init__(self, detail: str | None = None, *, headers: dict[str, str] | None = None) -> None:
         super().__init__(detail, headers={"WWW-Authenticate": "Bearer", **(headers or {})})
@@ -61,6 +64,7 @@ class EmailNotVerified(AuthError):
     status_code = 403
     code = "email_not_verified"
     detail = "Email address is not verified"
+    oauth_error = "invalid_grant"
 
 
 class EmailTokenInvalid(AuthError):
@@ -124,6 +128,7 @@ class TooManyRequests(AuthError):
     status_code = 429
     code = "too_many_requests"
     detail = "Too many requests; try again later"
+    oauth_error = "temporarily_unavailable"
 
     def __init__(self, retry_after: int, detail: str | None = None) -> None:
         self.retry_after = max(1, int(retry_after))
@@ -134,6 +139,21 @@ class ServiceUnavailable(AuthError):
     status_code = 503
     code = "database_unavailable"
     detail = "The database is unavailable; try again shortly"
+    oauth_error = "temporarily_unavailable"
 
     def __init__(self, detail: str | None = None, *, retry_after: int = 5) -> None:
         super().__init__(detail, headers={"Retry-After": str(retry_after)})
+
+
+class InvalidRequest(AuthError):
+    """An OAuth 2.0 request (RFC 6749, RFC 7009) with a missing, repeated or malformed parameter."""
+
+    status_code = 400
+    code = "invalid_request"
+    detail = "The request is missing a parameter or is malformed"
+
+
+class UnsupportedGrantType(InvalidRequest):
+    code = "unsupported_grant_type"
+    detail = "Unsupported grant_type; use 'password' or 'refresh_token'"
+    oauth_error = "unsupported_grant_type"

@@ -1,6 +1,5 @@
-"""JWKS and OpenID discovery as a minimal ASGI app: no FastAPI, no database, no hasher.
-
-A CDN caches these documents, so nearly every invocation that reaches this code is
+"""JWKS, OpenID discovery and RFC 8414 metadata as a minimal ASGI app: no FastAPI, no database,
+no hasher. A CDN caches these documents, so nearly every invocation that reaches this code is
 a cold start; it imports only the standard library and `lib.security.keys`.
 """
 
@@ -22,32 +21,40 @@ Send = Callable[[Message], Awaitable[None]]
 
 JWKS_PATH = "/.well-known/jwks.json"
 DISCOVERY_PATH = "/.well-known/openid-configuration"
+METADATA_PATH = "/.well-known/oauth-authorization-server"
 CACHE_CONTROL = b"public, max-age=300, s-maxage=3600, stale-while-revalidate=86400"
 
 
 @lru_cache
 def discovery_document() -> bytes:
-    base = (env("JWT_ISSUER") or DEFAULT_JWT_ISSUER).rstrip("/")
+    """OpenID Provider metadata, also served as RFC 8414 metadata: only what exists and works as its
+    specification says (no authorization, registration or end-session endpoint)."""
+    issuer = env("JWT_ISSUER") or DEFAULT_JWT_ISSUER
+    base = issuer.rstrip("/")
     document = {
-        "issuer": env("JWT_ISSUER") or DEFAULT_JWT_ISSUER,
+        "issuer": issuer,
         "jwks_uri": f"{base}{JWKS_PATH}",
         "token_endpoint": f"{base}/api/v1/login",
+        "revocation_endpoint": f"{base}/api/v1/revoke",
         "userinfo_endpoint": f"{base}/api/v1/user/me",
-        "registration_endpoint": f"{base}/api/v1/sign-up",
-        "refresh_endpoint": f"{base}/api/v1/refresh",
-        "end_session_endpoint": f"{base}/api/v1/logout",
         "grant_types_supported": ["password", "refresh_token"],
+        # Required by both specifications even without an authorization endpoint; none is
+        # advertised and no grant that uses one is listed, so no client is sent to one.
         "response_types_supported": ["token"],
-        "subject_types_supported": ["public"],
         "token_endpoint_auth_methods_supported": ["none"],
+        "revocation_endpoint_auth_methods_supported": ["none"],
+        "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
-        "access_token_signing_alg_values_supported": ["RS256"],
         "claims_supported": ["iss", "aud", "sub", "sid", "role", "iat", "exp", "jti"],
     }
     return json.dumps(document, separators=(",", ":")).encode("ascii")
 
 
-DOCUMENTS: dict[str, Callable[[], bytes]] = {JWKS_PATH: jwks_document, DISCOVERY_PATH: discovery_document}
+DOCUMENTS: dict[str, Callable[[], bytes]] = {
+    JWKS_PATH: jwks_document,
+    DISCOVERY_PATH: discovery_document,
+    METADATA_PATH: discovery_document,
+}
 
 
 def _etag(body: bytes) -> bytes:
@@ -59,10 +66,13 @@ def _matches(if_none_match: bytes, etag: bytes) -> bool:
     return b"*" in candidates or etag in candidates
 
 
-async def _respond(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes = b"") -> None:
+async def _respond(
+    send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes = b"", *, head: bool = False
+) -> None:
+    """The response; to a HEAD, its headers alone, `Content-Length` that of the GET (RFC 9110 9.3.2)."""
     headers.append((b"content-length", str(len(body)).encode("ascii")))
     await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    await send({"type": "http.response.body", "body": b"" if head else body})
 
 
 class WellKnownApp:
@@ -119,4 +129,4 @@ class WellKnownApp:
             await send({"type": "http.response.body", "body": b""})
             return
         headers.append((b"content-type", b"application/json"))
-        await _respond(send, 200, headers, b"" if method == "HEAD" else body)
+        await _respond(send, 200, headers, body, head=method == "HEAD")

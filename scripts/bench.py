@@ -213,6 +213,13 @@ async def scenario(name: str, count: int, fixtures: Fixtures) -> dict[str, Any]:
             "requests": [_request("POST", "/api/v1/refresh", json_body={"refresh_token": who.refresh_token})] * count,
             "chain_refresh": True,
         }
+    if name == "revoke":  # each revocation ends a session, so each request revokes its own user's token
+        return {
+            "requests": [
+                _request("POST", "/api/v1/revoke", form={"token": (await fixtures.identity()).refresh_token})
+                for _ in range(count)
+            ]
+        }
     if name == "logout":  # each logout ends its user's sessions, so each request gets its own user
         return {
             "requests": [
@@ -330,16 +337,15 @@ def paired_us(ours: Callable[[], object], raw: Callable[[], object], iterations:
 
 
 def measure_tokens(plan: Plan, figures: Figures) -> None:
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
 
     from lib.security.keys import get_key_set
     from lib.security.tokens import create_access_token, decode_token
 
     user_id, session_id = uuid.uuid4(), uuid.uuid4()
     token = create_access_token(user_id=user_id, role="user", session_id=session_id).token
-    private_key = serialization.load_pem_private_key(get_key_set().private_pem.encode(), password=None)
-    assert isinstance(private_key, rsa.RSAPrivateKey)
+    private_key = get_key_set().signing_key
     public_key = private_key.public_key()
     signing_input, _, signature_b64 = token.rpartition(".")
     message = signing_input.encode("ascii")
@@ -594,10 +600,16 @@ def table(figures: Figures, plan: Plan) -> str:
         f"{'measure':<34}{'ours':>12}{'baseline':>12}{'ratio / diff':>14}",
     ]
     token, login, me, load = figures.token, figures.login, figures.me, figures.load
+    jwks = figures.cold_start.get("jwks")
+    if jwks is not None:
+        lines.append(
+            f"{'JWKS init (ms) vs import fastapi':<34}{jwks['init_ms']:>12.1f}{figures.fastapi_import_ms:>12.1f}"
+            f"{jwks['init_ratio_to_fastapi_import']:>13.2f}x"
+        )
     lines += [
-        f"{'token sign (us) vs raw RSA':<34}{token['sign_us']:>12.1f}{token['raw_sign_us']:>12.1f}"
+        f"{'sign python-jose (us) vs raw RSA':<34}{token['sign_us']:>12.1f}{token['raw_sign_us']:>12.1f}"
         f"{token['sign_ratio']:>13.2f}x",
-        f"{'token verify (us) vs raw RSA':<34}{token['verify_us']:>12.1f}{token['raw_verify_us']:>12.1f}"
+        f"{'verify python-jose (us) vs raw RSA':<34}{token['verify_us']:>12.1f}{token['raw_verify_us']:>12.1f}"
         f"{token['verify_ratio']:>13.2f}x",
         f"{'first token, fresh process (ms)':<34}{token['first_sign_ms']:>12.2f}",
         f"{'login p50 (ms) vs Argon2 verify':<34}{login['p50_ms']:>12.1f}{login['argon2_verify_ms']:>12.1f}"

@@ -54,3 +54,10 @@ class SessionPublic(BaseModel):
     expires_at: datetime
     user_agent: str | None
     current: bool
+
+
+class RevocationRequest(BaseModel):
+    """RFC 7009 2.1; a token of any length is accepted here and refused, silently, by its check."""
+
+    token: str = Field(min_length=1)
+    token_type_hint: str | None = Field(default=None, max_length=64)

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, computed_field, field_validator
 from pydantic_core import PydanticCustomError
 
 from lib.models import Role
@@ -96,6 +96,12 @@ class UserPublic(BaseModel):
     background_questionnaire: dict[str, Any] | None
     created_at: datetime
     updated_at: datetime
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def sub(self) -> str:
+        """The same value as `id`, under the name OpenID userinfo clients read."""
+        return str(self.id)
 
 
 class UserUpdate(BaseModel):

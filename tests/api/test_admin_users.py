@@ -106,6 +106,7 @@ async def test_get_user_returns_public_fields_only(
     body = response.json()
     assert set(body) == {
         "id",
+        "sub",
         "email",
         "username",
         "first_name",

@@ -100,10 +100,11 @@ async def test_database_outage_answers_503_and_recovers(client: httpx.AsyncClien
     unavailable = [response for response in responses if response.status_code == 503]
     assert unavailable, "no request saw the outage"
     for response in unavailable:
-        assert response.json() == {
-            "detail": "The database is unavailable; try again shortly",
-            "code": "database_unavailable",
-        }
+        body = response.json()
+        assert body["detail"] == "The database is unavailable; try again shortly"
+        assert body["code"] == "database_unavailable"
+        assert set(body) - {"detail", "code"} <= {"error", "error_description"}
+        assert body.get("error", "temporarily_unavailable") == "temporarily_unavailable"
         assert int(response.headers["retry-after"]) > 0
     assert 201 in statuses[recovered_at:], "sign-up did not work again after the restart"
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from unittest.mock import ANY
+
 import httpx
 import pytest
 
@@ -33,10 +35,13 @@ async def test_unreachable_database_gives_503_with_retry_after(settings_env: obj
             response = await request
             assert response.status_code == 503, response.text
             assert response.headers["retry-after"].isdigit()
-            assert response.json() == {
+            body = response.json()
+            assert {name: body.pop(name) for name in ("detail", "code")} == {
                 "detail": "The database is unavailable; try again shortly",
                 "code": "database_unavailable",
             }
+            token_endpoint = str(response.request.url).endswith("/api/v1/login")
+            assert body == ({"error": "temporarily_unavailable", "error_description": ANY} if token_endpoint else {})
             assert "Traceback" not in response.text
 
 

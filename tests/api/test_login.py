@@ -48,6 +48,8 @@ async def test_unknown_user_and_wrong_password_answer_identically(
         == {
             "detail": "Incorrect username or password",
             "code": "invalid_credentials",
+            "error": "invalid_grant",
+            "error_description": "Incorrect username or password",
         }
     )
     assert wrong_password.headers["www-authenticate"] == unknown_user.headers["www-authenticate"] == "Bearer"
@@ -73,9 +75,15 @@ async def test_inactive_user_answers_like_a_wrong_password(client: httpx.AsyncCl
         {"username": "", "password": "x"},
     ],
 )
-async def test_login_missing_fields_is_422(client: httpx.AsyncClient, payload: dict[str, str]) -> None:
-    assert (await client.post("/api/v1/login", data=payload)).status_code == 422
-    assert (await client.post("/api/v1/login", json=payload)).status_code == 422
+async def test_login_missing_fields_is_400_as_a_form_and_422_as_json(
+    client: httpx.AsyncClient, payload: dict[str, str]
+) -> None:
+    form = await client.post("/api/v1/login", data=payload)
+    assert form.status_code == 400
+    assert (form.json()["code"], form.json()["error"]) == ("invalid_request", "invalid_request")
+    as_json = await client.post("/api/v1/login", json=payload)
+    assert as_json.status_code == 422
+    assert as_json.json()["error"] == "invalid_request"
 
 
 async def test_login_malformed_json_is_422(client: httpx.AsyncClient) -> None:
@@ -91,7 +99,8 @@ async def test_login_rejects_other_grant_types(client: httpx.AsyncClient, users:
     response = await client.post(
         "/api/v1/login", data={"username": user.email, "password": PASSWORD, "grant_type": "client_credentials"}
     )
-    assert response.status_code == 422
+    assert response.status_code == 400
+    assert response.json()["error"] == "unsupported_grant_type"
 
 
 async def test_second_login_revokes_first_session_when_single_session(

@@ -196,6 +196,7 @@ async def test_patch_me_answers_422_when_the_bad_input_cannot_be_echoed(
 
 PUBLIC_FIELDS = {
     "id",
+    "sub",
     "email",
     "username",
     "first_name",

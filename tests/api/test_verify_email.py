@@ -178,7 +178,12 @@ async def test_login_needs_a_verified_address_when_required(
     refused = await users.login(user.email, PASSWORD)
 
     assert refused.status_code == 403
-    assert refused.json() == {"detail": "Email address is not verified", "code": "email_not_verified"}
+    assert refused.json() == {
+        "detail": "Email address is not verified",
+        "code": "email_not_verified",
+        "error": "invalid_grant",
+        "error_description": "Email address is not verified",
+    }
     assert (await verify(client, smtp_server.last(user.email).token("verify-email"))).status_code == 204
     assert (await users.login(user.email, PASSWORD)).status_code == 200
 

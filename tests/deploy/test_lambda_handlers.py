@@ -90,6 +90,31 @@ def test_account_flow_through_the_handlers(aws: LambdaDeployment) -> None:
     )
 
 
+def test_refresh_grant_and_revocation_through_the_handlers(aws: LambdaDeployment) -> None:
+    signed_up = aws.request(
+        "POST",
+        "/api/v1/sign-up",
+        headers=JSON,
+        body=json.dumps({"email": "rev@example.com", "username": "revoker", "password": PASSWORD}).encode(),
+    )
+    assert signed_up.status == 201, signed_up.body
+    grant = {"grant_type": "refresh_token", "refresh_token": signed_up.json()["refresh_token"]}
+    refreshed = aws.request("POST", "/api/v1/login", headers=FORM, body=urlencode(grant).encode())
+    assert refreshed.status == 200, refreshed.body
+    pair = refreshed.json()
+
+    revoked = aws.request(
+        "POST", "/api/v1/revoke", headers=FORM, body=urlencode({"token": pair["refresh_token"]}).encode()
+    )
+    assert revoked.status == 200, revoked.body
+    bearer = {"authorization": f"Bearer {pair['access_token']}"}
+    assert aws.request("GET", "/api/v1/user/me", headers=bearer).status == 401
+    again = {"grant_type": "refresh_token", "refresh_token": pair["refresh_token"]}
+    refused = aws.request("POST", "/api/v1/login", headers=FORM, body=urlencode(again).encode())
+    assert refused.status == 401
+    assert refused.json()["error"] == "invalid_grant"
+
+
 def test_jwks_through_the_handler(aws: LambdaDeployment) -> None:
     jwks = aws.request("GET", "/.well-known/jwks.json")
     assert jwks.status == 200
@@ -108,4 +133,9 @@ def test_errors_keep_their_json_shape(aws: LambdaDeployment) -> None:
         body=urlencode({"username": "nobody", "password": "wrong password"}).encode(),
     )
     assert response.status == 401
-    assert response.json() == {"detail": "Incorrect username or password", "code": "invalid_credentials"}
+    assert response.json() == {
+        "detail": "Incorrect username or password",
+        "code": "invalid_credentials",
+        "error": "invalid_grant",
+        "error_description": "Incorrect username or password",
+    }

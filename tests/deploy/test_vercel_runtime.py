@@ -60,6 +60,12 @@ def test_account_flow_through_the_functions(vercel: VercelDeployment) -> None:
     new_pair = _json(refreshed)
     assert new_pair["refresh_token"] != pair["refresh_token"]
 
+    grant = urlencode({"grant_type": "refresh_token", "refresh_token": new_pair["refresh_token"]}).encode()
+    granted = vercel.request("POST", "/api/v1/login", headers=FORM, body=grant)
+    assert granted.status == 200, granted.body
+    assert _json(granted)["refresh_token"] != new_pair["refresh_token"]
+
+    new_pair = _json(granted)
     new_bearer = {"authorization": f"Bearer {new_pair['access_token']}"}
     assert vercel.request("POST", "/api/v1/logout", headers=new_bearer).status == 204
     assert vercel.request("GET", "/api/v1/user/me", headers=new_bearer).status == 401
@@ -67,6 +73,8 @@ def test_account_flow_through_the_functions(vercel: VercelDeployment) -> None:
         "POST", "/api/v1/refresh", headers=JSON, body=json.dumps({"refresh_token": new_pair["refresh_token"]}).encode()
     )
     assert again.status == 401
+    revoked = vercel.request("POST", "/api/v1/revoke", headers=FORM, body=urlencode({"token": "unknown"}).encode())
+    assert (revoked.status, revoked.body) == (200, b"")
 
     # Another service verifies our access tokens with nothing but the published key set.
     jwks = vercel.request("GET", "/.well-known/jwks.json")

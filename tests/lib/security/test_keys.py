@@ -4,11 +4,11 @@ import base64
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from lib.config import ConfigError
-from lib.security.der import rsa_public_numbers
 from lib.security.keys import decode_pem_setting, get_key_set
+from tests.fixtures.keys import b64, new_private_key
 
 
 @pytest.fixture(scope="module")
@@ -23,17 +23,42 @@ def key() -> rsa.RSAPrivateKey:
         (serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL),
     ],
 )
-def test_private_pem_formats_give_the_public_numbers(key: rsa.RSAPrivateKey, form: tuple[object, object]) -> None:
+def test_private_pem_formats_give_the_public_numbers(
+    key: rsa.RSAPrivateKey, form: tuple[object, object], settings_env: object
+) -> None:
     pem = key.private_bytes(form[0], form[1], serialization.NoEncryption()).decode()  # type: ignore[arg-type]
+    settings_env(RSA_PRIVATE_KEY_CONTENT=b64(pem), RSA_PUBLIC_KEY_ID="")  # type: ignore[operator]
     numbers = key.public_key().public_numbers()
-    assert rsa_public_numbers(pem) == (numbers.n, numbers.e)
+    (published,) = get_key_set().public_keys.values()
+    assert (published.n, published.e) == (numbers.n, numbers.e)
 
 
 @pytest.mark.parametrize("form", [serialization.PublicFormat.SubjectPublicKeyInfo, serialization.PublicFormat.PKCS1])
-def test_public_pem_formats_give_the_public_numbers(key: rsa.RSAPrivateKey, form: serialization.PublicFormat) -> None:
+def test_previous_public_pem_formats_give_the_public_numbers(
+    key: rsa.RSAPrivateKey, form: serialization.PublicFormat, settings_env: object
+) -> None:
     pem = key.public_key().public_bytes(serialization.Encoding.PEM, form).decode()
+    settings_env(RSA_PREVIOUS_PUBLIC_KEYS=b64(pem))  # type: ignore[operator]
     numbers = key.public_key().public_numbers()
-    assert rsa_public_numbers(pem) == (numbers.n, numbers.e)
+    previous = [k for kid, k in get_key_set().public_keys.items() if kid != get_key_set().signing_kid]
+    assert [(k.n, k.e) for k in previous] == [(numbers.n, numbers.e)]
+
+
+def test_encrypted_or_non_rsa_keys_are_refused_naming_the_problem(settings_env: object) -> None:
+    encrypted = new_private_key().private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"secret"),
+    )
+    settings_env(RSA_PRIVATE_KEY_CONTENT=b64(encrypted.decode()))  # type: ignore[operator]
+    with pytest.raises(ConfigError, match="RSA private key"):
+        get_key_set()
+    ec_key = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    settings_env(RSA_PRIVATE_KEY_CONTENT=b64(ec_key.decode()))  # type: ignore[operator]
+    with pytest.raises(ConfigError, match="expected an RSA key"):
+        get_key_set()
 
 
 def test_key_setting_accepts_base64_raw_and_escaped_newlines(key: rsa.RSAPrivateKey) -> None:

@@ -1,0 +1,164 @@
+"""Standard clients, unchanged, against a real HTTP server: Authlib's OAuth 2.0 client for the token
+and revocation endpoints, and PyJWT and Node's `jose` verifying our tokens from the published keys."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import jwt
+import pytest
+from authlib.integrations.httpx_client import OAuth2Client, OAuthError
+
+from api._local import create_local_app
+from tests.fixtures.live import serve
+from tests.fixtures.users import PASSWORD, UserFactory
+
+ROOT = Path(__file__).resolve().parents[2]
+AUDIENCE = "auth-service-tests"
+
+
+@pytest.fixture
+def live_issuer(settings_env: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A real server whose address is also the issuer, so discovery-driven clients find everything."""
+    monkeypatch.setenv("AUTHLIB_INSECURE_TRANSPORT", "1")  # plain http on loopback, for the test only
+    with serve(create_local_app()) as base_url:
+        settings_env(JWT_ISSUER=base_url)
+        yield base_url
+
+
+def metadata(base_url: str) -> dict[str, Any]:
+    document: dict[str, Any] = httpx.get(f"{base_url}/.well-known/oauth-authorization-server").json()
+    return document
+
+
+def password_refresh_revoke(base_url: str, username: str) -> dict[str, Any]:
+    """What an application does with Authlib: log in, refresh, revoke, then try the revoked token."""
+    server = metadata(base_url)
+    with OAuth2Client(client_id="web-app", token_endpoint_auth_method="none") as client:
+        token = client.fetch_token(server["token_endpoint"], username=username, password=PASSWORD)
+        me = client.get(server["userinfo_endpoint"]).json()
+        refreshed = client.refresh_token(server["token_endpoint"], refresh_token=token["refresh_token"])
+        revoked = client.revoke_token(
+            server["revocation_endpoint"], token=refreshed["refresh_token"], token_type_hint="refresh_token"
+        )
+        try:
+            client.refresh_token(server["token_endpoint"], refresh_token=refreshed["refresh_token"])
+            after_revocation = None
+        except OAuthError as error:
+            after_revocation = error.error
+    return {
+        "token": dict(token),
+        "me": me,
+        "refreshed": dict(refreshed),
+        "revoked_status": revoked.status_code,
+        "after_revocation": after_revocation,
+    }
+
+
+async def test_authlib_logs_in_refreshes_and_revokes(live_issuer: str, users: UserFactory) -> None:
+    user = await users.sign_up()
+    result = await anyio.to_thread.run_sync(password_refresh_revoke, live_issuer, user.username)
+    assert result["token"]["token_type"] == "Bearer"
+    assert result["me"]["sub"] == result["me"]["id"]
+    assert result["me"]["email"] == user.email
+    assert result["refreshed"]["access_token"] != result["token"]["access_token"]
+    assert result["refreshed"]["refresh_token"] != result["token"]["refresh_token"]
+    assert result["revoked_status"] == 200
+    assert result["after_revocation"] == "invalid_grant"
+
+
+def oauth_error_of(base_url: str, **grant: str) -> tuple[str, str | None]:
+    server = metadata(base_url)
+    with OAuth2Client(client_id="web-app", token_endpoint_auth_method="none") as client:
+        try:
+            if "refresh_token" in grant:
+                client.refresh_token(server["token_endpoint"], refresh_token=grant["refresh_token"])
+            else:
+                client.fetch_token(server["token_endpoint"], **grant)
+        except OAuthError as error:
+            return error.error, error.description
+    raise AssertionError("the client returned an error response as if it were a token")
+
+
+async def test_authlib_raises_invalid_grant_for_a_wrong_password_and_a_bad_refresh_token(
+    live_issuer: str, users: UserFactory
+) -> None:
+    user = await users.sign_up()
+    wrong = await anyio.to_thread.run_sync(
+        lambda: oauth_error_of(live_issuer, username=user.email, password="not the password")
+    )
+    assert wrong == ("invalid_grant", "Incorrect username or password")
+    bad = await anyio.to_thread.run_sync(lambda: oauth_error_of(live_issuer, refresh_token="not-a-token"))
+    assert bad[0] == "invalid_grant"
+    access_as_refresh = await anyio.to_thread.run_sync(
+        lambda: oauth_error_of(live_issuer, refresh_token=user.access_token)
+    )
+    assert access_as_refresh[0] == "invalid_grant"
+
+
+async def test_pyjwt_verifies_a_token_with_keys_found_through_discovery(live_issuer: str, users: UserFactory) -> None:
+    user = await users.sign_up()
+
+    def verify() -> dict[str, Any]:
+        discovery = httpx.get(f"{live_issuer}/.well-known/openid-configuration").json()
+        signing_key = jwt.PyJWKClient(discovery["jwks_uri"]).get_signing_key_from_jwt(user.access_token)
+        claims: dict[str, Any] = jwt.decode(
+            user.access_token,
+            signing_key.key,
+            algorithms=discovery["id_token_signing_alg_values_supported"],
+            issuer=discovery["issuer"],
+            audience=AUDIENCE,
+        )
+        return claims
+
+    claims = await anyio.to_thread.run_sync(verify)
+    assert claims["iss"] == live_issuer
+    assert claims["type"] == "access"
+
+
+NODE_VERIFY = """
+import { createRemoteJWKSet, jwtVerify } from "jose";
+const [jwksUri, token, issuer, audience] = process.argv.slice(1);
+const keys = createRemoteJWKSet(new URL(jwksUri));
+const { payload, protectedHeader } = await jwtVerify(token, keys, {
+  issuer, audience, typ: "at+jwt", algorithms: ["RS256"],
+});
+console.log(JSON.stringify({ payload, protectedHeader }));
+"""
+
+
+def node_verify(jwks_uri: str, token: str, issuer: str) -> subprocess.CompletedProcess[str]:
+    node_modules = Path(os.environ.get("DEPLOY_NODE_MODULES") or ROOT / ".cache/node/node_modules")
+    assert (node_modules / "jose").is_dir(), "scripts/test installs Node's jose into .cache/node"
+    return subprocess.run(
+        ["node", "--input-type=module", "-e", NODE_VERIFY, jwks_uri, token, issuer, AUDIENCE],
+        cwd=node_modules.parent,  # where `import "jose"` is resolved from
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+async def test_node_jose_verifies_our_access_token_and_refuses_a_refresh_token(
+    live_issuer: str, users: UserFactory
+) -> None:
+    user = await users.sign_up()
+    jwks_uri = f"{live_issuer}/.well-known/jwks.json"
+    done = await anyio.to_thread.run_sync(node_verify, jwks_uri, user.access_token, live_issuer)
+    assert done.returncode == 0, done.stderr
+    verified = json.loads(done.stdout)
+    assert verified["protectedHeader"]["typ"] == "at+jwt"
+    assert verified["payload"]["iss"] == live_issuer
+    assert verified["payload"]["type"] == "access"
+    # a refresh token is no access token: its `typ` is not at+jwt
+    refused = await anyio.to_thread.run_sync(node_verify, jwks_uri, user.refresh_token, live_issuer)
+    assert refused.returncode != 0
+    assert "typ" in refused.stderr
