@@ -10,6 +10,8 @@ from mangum import Mangum
 
 from lib.app import create_app
 from lib.deps import AdminUser, Session, StaffUser
+from lib.errors import LastAdmin, NotFound
+from lib.openapi import raises
 from lib.users import admin
 from lib.users.schemas import AdminUserUpdate, UserListQuery, UserPage, UserPublic
 
@@ -23,18 +25,21 @@ async def list_users(session: Session, _: StaffUser, query: Annotated[UserListQu
 
 
 @router.get("/api/v1/admin/users/{user_id}", response_model=UserPublic)
+@raises(NotFound)
 async def read_user(session: Session, _: StaffUser, user_id: uuid.UUID) -> UserPublic:
     """One user's account."""
     return UserPublic.model_validate(await admin.get_user(session, user_id=user_id))
 
 
 @router.patch("/api/v1/admin/users/{user_id}", response_model=UserPublic)
+@raises(NotFound, LastAdmin)
 async def update_user(session: Session, _: AdminUser, user_id: uuid.UUID, data: AdminUserUpdate) -> UserPublic:
     """Change role, active and verified flags; demotion and deactivation end the user's sessions."""
     return UserPublic.model_validate(await admin.update_user(session, user_id=user_id, data=data))
 
 
 @router.delete("/api/v1/admin/users/{user_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+@raises(NotFound, LastAdmin)
 async def delete_user(session: Session, _: AdminUser, user_id: uuid.UUID) -> None:
     """Delete the account with its sessions and tokens."""
     await admin.delete_user(session, user_id=user_id)

@@ -8,6 +8,8 @@ from mangum import Mangum
 from lib.accounts import passwords
 from lib.app import create_app
 from lib.deps import Client, CurrentUser, Session
+from lib.errors import InvalidPassword, TooManyRequests
+from lib.openapi import raises
 from lib.sessions.schemas import TokenResponse
 from lib.users.schemas import ChangePasswordRequest
 
@@ -15,6 +17,7 @@ router = APIRouter(tags=["user"])
 
 
 @router.post("/api/v1/user/me/password", response_model=TokenResponse)
+@raises(InvalidPassword, TooManyRequests)
 async def change_password(
     session: Session, user: CurrentUser, data: ChangePasswordRequest, client: Client
 ) -> TokenResponse:

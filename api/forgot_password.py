@@ -9,6 +9,8 @@ from lib.accounts import passwords
 from lib.accounts.schemas import Accepted, ForgotPasswordRequest
 from lib.app import create_app
 from lib.deps import Client, Session
+from lib.errors import TooManyRequests
+from lib.openapi import raises
 
 router = APIRouter(tags=["auth"])
 
@@ -17,6 +19,7 @@ RESET_LINK_REQUESTED = "If an account uses this address, a link to reset its pas
 
 
 @router.post("/api/v1/forgot-password", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED)
+@raises(TooManyRequests)
 async def forgot_password(session: Session, data: ForgotPasswordRequest, client: Client) -> Accepted:
     """Ask for a password-reset link (the same answer whether or not the account exists)."""
     await passwords.request_password_reset(session, email=data.email, ip_address=client.ip_address)

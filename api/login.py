@@ -7,6 +7,16 @@ from mangum import Mangum
 
 from lib.app import TokenEndpointRoute, create_app
 from lib.deps import Client, Session
+from lib.errors import (
+    EmailNotVerified,
+    InvalidCredentials,
+    InvalidToken,
+    RefreshTokenReused,
+    TokenExpired,
+    TokenRevoked,
+    TooManyRequests,
+)
+from lib.openapi import raises
 from lib.security import passwords  # noqa: F401  (the hasher loads at init, not on the first login)
 from lib.sessions.forms import LOGIN_OPENAPI, TokenRequest
 from lib.sessions.grants import exchange_grant
@@ -16,6 +26,9 @@ router = APIRouter(tags=["auth"], route_class=TokenEndpointRoute)
 
 
 @router.post("/api/v1/login", response_model=TokenResponse, openapi_extra=LOGIN_OPENAPI)
+@raises(
+    InvalidCredentials, EmailNotVerified, TooManyRequests, InvalidToken, TokenExpired, TokenRevoked, RefreshTokenReused
+)
 async def login(session: Session, grant: TokenRequest, client: Client) -> TokenResponse:
     """Token request (RFC 6749): `grant_type=password` (the default) or `grant_type=refresh_token`."""
     pair = await exchange_grant(session, grant=grant, client=client)

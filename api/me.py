@@ -7,6 +7,8 @@ from mangum import Mangum
 
 from lib.app import create_app
 from lib.deps import CurrentUser, Session
+from lib.errors import LastAdmin
+from lib.openapi import raises
 from lib.users import profile
 from lib.users.schemas import UserPublic, UserUpdate
 
@@ -27,6 +29,7 @@ async def update_me(session: Session, user: CurrentUser, data: UserUpdate) -> Us
 
 
 @router.delete("/api/v1/user/me", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+@raises(LastAdmin)
 async def deactivate_me(session: Session, user: CurrentUser) -> None:
     """Deactivate the account: it can no longer log in and every session ends."""
     await profile.deactivate_account(session, user=user)

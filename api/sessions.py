@@ -9,6 +9,8 @@ from mangum import Mangum
 
 from lib.app import create_app
 from lib.deps import CurrentPrincipal, Session
+from lib.errors import NotFound
+from lib.openapi import raises
 from lib.sessions import manage as sessions
 from lib.sessions.schemas import SessionPublic
 
@@ -22,6 +24,7 @@ async def list_sessions(session: Session, principal: CurrentPrincipal) -> list[S
 
 
 @router.delete("/api/v1/user/me/sessions/{session_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+@raises(NotFound)
 async def end_session(session: Session, principal: CurrentPrincipal, session_id: uuid.UUID) -> None:
     """End one session: its refresh token and access tokens stop working."""
     await sessions.end_session(session, user_id=principal.user.id, session_id=session_id)

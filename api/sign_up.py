@@ -10,6 +10,8 @@ from lib.accounts import service
 from lib.accounts.schemas import UserCreate, VerificationRequired
 from lib.app import create_app
 from lib.deps import Client, Session
+from lib.errors import EmailTaken, TooManyRequests, UsernameTaken
+from lib.openapi import raises
 from lib.sessions.schemas import TokenResponse
 
 router = APIRouter(tags=["auth"])
@@ -21,6 +23,7 @@ router = APIRouter(tags=["auth"])
     status_code=status.HTTP_201_CREATED,
     responses={202: {"model": VerificationRequired, "description": "REQUIRE_VERIFIED_EMAIL: no tokens until verified"}},
 )
+@raises(EmailTaken, UsernameTaken, TooManyRequests)
 async def sign_up(session: Session, data: UserCreate, client: Client) -> TokenResponse | JSONResponse:
     """Create an account and sign it in (or, when addresses must be verified first, email a link)."""
     pair = await service.sign_up(session, data=data, client=client)

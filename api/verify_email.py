@@ -11,7 +11,8 @@ from lib.accounts import verification
 from lib.accounts.schemas import Accepted, ResendVerificationRequest, VerifyEmailRequest
 from lib.app import create_app
 from lib.deps import Client, OptionalPrincipal, Session
-from lib.errors import Unauthorized
+from lib.errors import EmailTokenExpired, EmailTokenInvalid, EmailTokenUsed, TooManyRequests, Unauthorized
+from lib.openapi import raises
 
 router = APIRouter(tags=["auth"])
 
@@ -21,12 +22,14 @@ LINK_SENT_IF_UNVERIFIED = "If an unverified account uses this address, a new ver
 
 
 @router.post("/api/v1/verify-email", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+@raises(EmailTokenInvalid, EmailTokenExpired, EmailTokenUsed)
 async def verify_email(session: Session, data: VerifyEmailRequest) -> None:
     """Confirm the email address with an emailed token."""
     await verification.verify_email(session, token=data.token)
 
 
 @router.post("/api/v1/verify-email/resend", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED)
+@raises(Unauthorized, TooManyRequests)
 async def resend_verification(
     session: Session, principal: OptionalPrincipal, client: Client, data: ResendBody = None
 ) -> Accepted:

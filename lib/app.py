@@ -21,8 +21,9 @@ from lib.config import get_settings
 from lib.conflicts import RetryOnConflictMiddleware, TransactionConflict, is_retryable_conflict
 from lib.db import is_database_unavailable
 from lib.email.outbox import EmailOutboxMiddleware
-from lib.errors import AuthError, ServiceUnavailable
+from lib.errors import AuthError, PayloadTooLarge, ServiceUnavailable
 from lib.log import log_event
+from lib.openapi import describe_errors
 from lib.request_log import RequestLogMiddleware
 from lib.security.password_policy import PasswordRejected
 
@@ -108,7 +109,7 @@ class BodyLimitMiddleware:
                 await self._reject(scope, receive, send)
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error_response(413, f"Request body larger than {self.limit} bytes", "payload_too_large")
+        response = error_response(413, f"Request body larger than {self.limit} bytes", PayloadTooLarge.code)
         await response(scope, receive, send)
 
 
@@ -238,5 +239,6 @@ def create_app(*routers: APIRouter, docs: bool = False, extra_routes: Iterable[o
     for route in extra_routes:
         app.router.routes.append(route)  # type: ignore[arg-type]
     install_error_handlers(app)
+    describe_errors(app, routers)
     install_middleware(app)
     return app

@@ -15,6 +15,7 @@ from sqlalchemy import exc as sa_exc
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from lib.errors import TransactionRetriesExhausted
 from lib.log import log_event
 
 ATTEMPTS = 4
@@ -61,11 +62,8 @@ class RetryOnConflictMiddleware:
                 log_event("transaction_conflict", level=logging.WARNING, attempt=attempt, path=scope.get("path"))
                 if attempt < self.attempts:
                     await anyio.sleep(random.uniform(0.01, 0.05) * 2**attempt)
-        response = JSONResponse(
-            {"detail": "The service is busy; try again shortly", "code": "conflict_retry_exhausted"},
-            status_code=503,
-            headers={"Retry-After": "1"},
-        )
+        busy = TransactionRetriesExhausted()
+        response = JSONResponse({"detail": busy.message, "code": busy.code}, status_code=503, headers=busy.headers)
         await response(scope, receive, send)
 
 

@@ -16,12 +16,24 @@ from sqlmodel import col
 
 from lib.config import get_settings
 from lib.db import get_session
-from lib.errors import EmailNotVerified, Forbidden, InvalidToken, TokenRevoked, Unauthorized
+from lib.errors import (
+    EmailNotVerified,
+    Forbidden,
+    InvalidToken,
+    ServiceUnavailable,
+    TokenExpired,
+    TokenRevoked,
+    TransactionRetriesExhausted,
+    Unauthorized,
+)
 from lib.models import AuthSession, Role, User
+from lib.openapi import raises
 from lib.security.tokens import decode_token, load_keys
 from lib.sessions.schemas import ClientInfo
 
-Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
+Session = Annotated[
+    AsyncSession, Depends(raises(ServiceUnavailable, TransactionRetriesExhausted)(get_session), scope="function")
+]
 
 # Once per process, at import: a cold start's first request checks and signs tokens at once.
 load_keys()
@@ -43,6 +55,7 @@ def _uuid_claim(claims: dict[str, Any], name: str) -> uuid.UUID:
         raise InvalidToken() from None
 
 
+@raises(Unauthorized, InvalidToken, TokenExpired, TokenRevoked, EmailNotVerified)
 async def get_principal(session: Session, token: Annotated[str | None, Depends(oauth2_scheme)]) -> Principal:
     """The caller behind a Bearer access token whose session is still live.
 
@@ -75,6 +88,7 @@ async def get_principal(session: Session, token: Annotated[str | None, Depends(o
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
+@raises(InvalidToken, TokenExpired, TokenRevoked, EmailNotVerified)
 async def get_optional_principal(
     session: Session, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> Principal | None:
@@ -95,6 +109,7 @@ CurrentUser = Annotated[User, Depends(get_current_user)]
 def require_roles(*roles: Role) -> Any:
     allowed = {role.value for role in roles}
 
+    @raises(Forbidden)
     async def dependency(user: CurrentUser) -> User:
         if user.role not in allowed:
             raise Forbidden()
@@ -141,6 +156,7 @@ def get_client_info(request: Request) -> ClientInfo:
 Client = Annotated[ClientInfo, Depends(get_client_info)]
 
 
+@raises(Unauthorized)
 def require_cron_secret(authorization: Annotated[str | None, Header()] = None) -> None:
     """Only the scheduler knows `CRON_SECRET`; without one configured nobody gets in."""
     secret = get_settings().CRON_SECRET

@@ -145,6 +145,29 @@ class ServiceUnavailable(AuthError):
         super().__init__(detail, headers={"Retry-After": str(retry_after)})
 
 
+class TransactionRetriesExhausted(ServiceUnavailable):
+    """A request whose transaction kept losing races (deadlocks, serialization failures)."""
+
+    code = "conflict_retry_exhausted"
+    detail = "The service is busy; try again shortly"
+
+    def __init__(self) -> None:
+        super().__init__(retry_after=1)
+
+
+class MalformedBody(AuthError):
+    """A body that cannot be parsed at all (not UTF-8, not JSON where JSON is due)."""
+
+    code = "bad_request"
+    detail = "There was an error parsing the body"
+
+
+class PayloadTooLarge(AuthError):
+    status_code = 413
+    code = "payload_too_large"
+    detail = "Request body too large"
+
+
 class InvalidRequest(AuthError):
     """An OAuth 2.0 request (RFC 6749, RFC 7009) with a missing, repeated or malformed parameter."""
 

@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from lib.errors import InvalidRequest, UnsupportedGrantType
+from lib.openapi import raises
 from lib.sessions.schemas import LoginRequest, RefreshRequest, RevocationRequest
 
 TokenGrant = LoginRequest | RefreshRequest
@@ -73,6 +74,7 @@ async def read_form(request: Request) -> dict[str, str]:
     return {name: value for name, value in data.items() if value}
 
 
+@raises(InvalidRequest, UnsupportedGrantType)
 async def read_token_request(request: Request) -> TokenGrant:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     is_json = content_type == "application/json"
@@ -94,6 +96,7 @@ def _invalid_form(exc: ValidationError) -> InvalidRequest:
     return InvalidRequest(f"Missing or invalid parameter: {fields}")
 
 
+@raises(InvalidRequest)
 async def read_revocation_request(request: Request) -> RevocationRequest:
     try:
         return RevocationRequest.model_validate(await read_form(request))

@@ -1,5 +1,6 @@
 """Property-based fuzzing of every operation in the local app's OpenAPI document (schemathesis):
-no server error, and no response that breaks its documented schema. Bounded, to stay quick."""
+no server error, no status the operation does not declare, and no response that breaks its
+documented schema. Bounded, to stay quick."""
 
 from __future__ import annotations
 
@@ -10,7 +11,11 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from api._local import create_local_app
 from tests.fixtures.app import make_client
@@ -18,7 +23,8 @@ from tests.fixtures.users import PASSWORD
 
 APP = create_local_app()
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
-CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
+# status_code_conformance: every status an operation answers is one its description declares.
+CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance, status_code_conformance]
 
 
 @pytest.fixture

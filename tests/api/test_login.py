@@ -63,7 +63,8 @@ async def test_inactive_user_answers_like_a_wrong_password(client: httpx.AsyncCl
     right = await users.login(user.email)
     wrong = await users.login(user.email, "not the password")
     assert right.status_code == wrong.status_code == 401
-    assert right.json() == wrong.json() == {"detail": "Incorrect username or password", "code": "invalid_credentials"}
+    assert right.json() == wrong.json()
+    assert (right.json()["code"], right.json()["detail"]) == ("invalid_credentials", "Incorrect username or password")
     assert right.headers["www-authenticate"] == wrong.headers["www-authenticate"] == "Bearer"
 
 

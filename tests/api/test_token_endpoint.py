@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -25,8 +26,9 @@ def assert_oauth_error(response: httpx.Response, status: int, error: str, code: 
 
 @pytest.mark.parametrize("encoding", ["data", "json"])
 async def test_refresh_token_grant_rotates_the_pair(
-    client: httpx.AsyncClient, users: UserFactory, encoding: str
+    client: httpx.AsyncClient, users: UserFactory, encoding: str, settings_env: Callable[..., None]
 ) -> None:
+    settings_env(REFRESH_REUSE_GRACE_SECONDS="0")  # the replay below is reuse at once
     user = await users.sign_up()
     request = {"grant_type": "refresh_token", "refresh_token": user.refresh_token}
     response = await client.post("/api/v1/login", **{encoding: request})  # type: ignore[arg-type]
