@@ -15,14 +15,12 @@ from fastapi.routing import APIRoute
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lib.config import get_settings
-from lib.conflicts import RetryOnConflictMiddleware, TransactionConflict, is_retryable_conflict
-from lib.db import is_database_unavailable
-from lib.email.outbox import EmailOutboxMiddleware
-from lib.errors import AuthError, PayloadTooLarge, ServiceUnavailable
+from lib.db import TransactionConflict, is_database_unavailable, is_retryable_conflict
+from lib.errors import AuthError, ServiceUnavailable
 from lib.log import log_event
+from lib.middleware import BodyLimitMiddleware, EmailOutboxMiddleware, NoStoreMiddleware, RetryOnConflictMiddleware
 from lib.openapi import describe_errors
 from lib.request_log import RequestLogMiddleware
 from lib.security.password_policy import PasswordRejected
@@ -39,78 +37,6 @@ _HTTP_CODES = {
     415: "unsupported_media_type",
     429: "too_many_requests",
 }
-
-
-class NoStoreMiddleware:
-    """`Cache-Control: no-store` on every response that did not choose its own caching."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                names = {name.lower() for name, _ in headers}
-                if b"cache-control" not in names:
-                    headers.append((b"cache-control", b"no-store"))
-                    if b"pragma" not in names:
-                        headers.append((b"pragma", b"no-cache"))
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
-
-class BodyTooLarge(Exception):
-    pass
-
-
-class BodyLimitMiddleware:
-    """Refuse request bodies over `limit` bytes with 413, before any of them is parsed."""
-
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            await self._reject(scope, receive, send)
-            return
-        received = 0
-        started = False
-
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.limit:
-                    raise BodyTooLarge
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLarge:
-            if not started:
-                await self._reject(scope, receive, send)
-
-    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error_response(413, f"Request body larger than {self.limit} bytes", PayloadTooLarge.code)
-        await response(scope, receive, send)
 
 
 class TokenEndpointRoute(APIRoute):

@@ -106,6 +106,21 @@ def is_database_unavailable(exc: BaseException) -> bool:
     return False
 
 
+# PostgreSQL's deadlock_detected and serialization_failure: the transaction lost a race and
+# may simply run again (lib.middleware.RetryOnConflictMiddleware does).
+_RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+class TransactionConflict(Exception):
+    """Raised by the error handler for a deadlock or serialization failure, for the retry."""
+
+
+def is_retryable_conflict(exc: BaseException) -> bool:
+    if not isinstance(exc, sa_exc.DBAPIError) or exc.orig is None:
+        return False
+    return getattr(exc.orig, "sqlstate", None) in _RETRYABLE_SQLSTATES
+
+
 @lru_cache
 def get_engine() -> AsyncEngine:
     settings = get_settings()

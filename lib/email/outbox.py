@@ -14,12 +14,11 @@ there the sending still precedes the answer.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lib.email import Email, send_email
 
@@ -43,6 +42,17 @@ class QueuedEmail:
 _released: ContextVar[list[QueuedEmail] | None] = ContextVar("released_emails", default=None)
 
 
+@contextmanager
+def collecting_emails() -> Iterator[list[QueuedEmail]]:
+    """Collect what this request's commits release (the middleware sends it after the answer)."""
+    released: list[QueuedEmail] = []
+    token = _released.set(released)
+    try:
+        yield released
+    finally:
+        _released.reset(token)
+
+
 def queue_email(
     session: AsyncSession,
     email: Email,
@@ -62,7 +72,7 @@ def release_emails(session: AsyncSession) -> None:
         return
     released = _released.get()
     if released is None:
-        raise RuntimeError("emails were queued outside a request served through EmailOutboxMiddleware")
+        raise RuntimeError("emails were queued outside a request that collects them (lib.middleware)")
     released.extend(queued)
 
 
@@ -81,22 +91,3 @@ async def deliver(queued: list[QueuedEmail]) -> None:
             await after()
         except Exception as exc:  # the answer is out; log and go on with the next email
             logger.warning("after sending %r: %s", item.email.template, type(exc).__name__)
-
-
-class EmailOutboxMiddleware:
-    """Collects what a request's commits release, and sends it once the response is sent."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        released: list[QueuedEmail] = []
-        token = _released.set(released)
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            _released.reset(token)
-        await deliver(released)
