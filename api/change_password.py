@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 from mangum import Mangum
 
 from lib.accounts import passwords
 from lib.app import create_app
 from lib.deps import Client, CurrentUser, Session
+from lib.sessions.cookie import Transport
 from lib.sessions.schemas import TokenResponse
 from lib.users.schemas import ChangePasswordRequest
 
@@ -16,11 +18,11 @@ router = APIRouter(tags=["user"])
 
 @router.post("/api/v1/user/me/password", response_model=TokenResponse)
 async def change_password(
-    session: Session, user: CurrentUser, data: ChangePasswordRequest, client: Client
-) -> TokenResponse:
+    session: Session, user: CurrentUser, data: ChangePasswordRequest, client: Client, transport: Transport
+) -> TokenResponse | JSONResponse:
     """Change the password: every session ends and a fresh token pair starts a new one."""
     pair = await passwords.change_password(session, user=user, data=data, client=client)
-    return TokenResponse.from_pair(pair)
+    return transport.respond(pair)
 
 
 app = create_app(router)

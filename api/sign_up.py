@@ -10,6 +10,7 @@ from lib.accounts import service
 from lib.accounts.schemas import UserCreate, VerificationRequired
 from lib.app import create_app
 from lib.deps import Client, Session
+from lib.sessions.cookie import Transport
 from lib.sessions.schemas import TokenResponse
 
 router = APIRouter(tags=["auth"])
@@ -21,12 +22,14 @@ router = APIRouter(tags=["auth"])
     status_code=status.HTTP_201_CREATED,
     responses={202: {"model": VerificationRequired, "description": "REQUIRE_VERIFIED_EMAIL: no tokens until verified"}},
 )
-async def sign_up(session: Session, data: UserCreate, client: Client) -> TokenResponse | JSONResponse:
+async def sign_up(
+    session: Session, data: UserCreate, client: Client, transport: Transport
+) -> TokenResponse | JSONResponse:
     """Create an account and sign it in (or, when addresses must be verified first, email a link)."""
     pair = await service.sign_up(session, data=data, client=client)
     if pair is None:
         return JSONResponse(VerificationRequired().model_dump(), status_code=status.HTTP_202_ACCEPTED)
-    return TokenResponse.from_pair(pair)
+    return transport.respond(pair)
 
 
 app = create_app(router)
