@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 from mangum import Mangum
 
 from lib.accounts import passwords
@@ -10,6 +11,7 @@ from lib.app import create_app
 from lib.deps import Client, CurrentUser, Session
 from lib.errors import InvalidPassword, TooManyRequests
 from lib.openapi import raises
+from lib.sessions.cookie import Transport
 from lib.sessions.schemas import TokenResponse
 from lib.users.schemas import ChangePasswordRequest
 
@@ -19,11 +21,11 @@ router = APIRouter(tags=["user"])
 @router.post("/api/v1/user/me/password", response_model=TokenResponse)
 @raises(InvalidPassword, TooManyRequests)
 async def change_password(
-    session: Session, user: CurrentUser, data: ChangePasswordRequest, client: Client
-) -> TokenResponse:
+    session: Session, user: CurrentUser, data: ChangePasswordRequest, client: Client, transport: Transport
+) -> TokenResponse | JSONResponse:
     """Change the password: every session ends and a fresh token pair starts a new one."""
     pair = await passwords.change_password(session, user=user, data=data, client=client)
-    return TokenResponse.from_pair(pair)
+    return transport.respond(pair)
 
 
 app = create_app(router)

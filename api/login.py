@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 from mangum import Mangum
 
 from lib.app import TokenEndpointRoute, create_app
@@ -18,6 +19,7 @@ from lib.errors import (
 )
 from lib.openapi import raises
 from lib.security import passwords  # noqa: F401  (the hasher loads at init, not on the first login)
+from lib.sessions.cookie import Transport
 from lib.sessions.forms import LOGIN_OPENAPI, TokenRequest
 from lib.sessions.grants import exchange_grant
 from lib.sessions.schemas import TokenResponse
@@ -29,10 +31,12 @@ router = APIRouter(tags=["auth"], route_class=TokenEndpointRoute)
 @raises(
     InvalidCredentials, EmailNotVerified, TooManyRequests, InvalidToken, TokenExpired, TokenRevoked, RefreshTokenReused
 )
-async def login(session: Session, grant: TokenRequest, client: Client) -> TokenResponse:
+async def login(
+    session: Session, grant: TokenRequest, client: Client, transport: Transport
+) -> TokenResponse | JSONResponse:
     """Token request (RFC 6749): `grant_type=password` (the default) or `grant_type=refresh_token`."""
     pair = await exchange_grant(session, grant=grant, client=client)
-    return TokenResponse.from_pair(pair)
+    return transport.respond(pair)
 
 
 app = create_app(router)

@@ -8,14 +8,16 @@ from mangum import Mangum
 from lib.app import create_app
 from lib.deps import CurrentUser, Session
 from lib.sessions import service
+from lib.sessions.cookie import Transport, session_ended_response
 
 router = APIRouter(tags=["auth"])
 
 
 @router.post("/api/v1/logout", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
-async def logout(session: Session, user: CurrentUser) -> None:
-    """Log out: revoke all refresh tokens; earlier access tokens stop working."""
+async def logout(session: Session, user: CurrentUser, transport: Transport) -> Response:
+    """Log out: revoke all refresh tokens; earlier access tokens stop working; the refresh cookie is cleared."""
     await service.logout(session, user_id=user.id)
+    return session_ended_response(transport, status.HTTP_204_NO_CONTENT)
 
 
 app = create_app(router)

@@ -12,6 +12,7 @@ from lib.app import create_app
 from lib.deps import Client, Session
 from lib.errors import EmailTaken, TooManyRequests, UsernameTaken
 from lib.openapi import raises
+from lib.sessions.cookie import Transport
 from lib.sessions.schemas import TokenResponse
 
 router = APIRouter(tags=["auth"])
@@ -24,12 +25,14 @@ router = APIRouter(tags=["auth"])
     responses={202: {"model": VerificationRequired, "description": "REQUIRE_VERIFIED_EMAIL: no tokens until verified"}},
 )
 @raises(EmailTaken, UsernameTaken, TooManyRequests)
-async def sign_up(session: Session, data: UserCreate, client: Client) -> TokenResponse | JSONResponse:
+async def sign_up(
+    session: Session, data: UserCreate, client: Client, transport: Transport
+) -> TokenResponse | JSONResponse:
     """Create an account and sign it in (or, when addresses must be verified first, email a link)."""
     pair = await service.sign_up(session, data=data, client=client)
     if pair is None:
         return JSONResponse(VerificationRequired().model_dump(), status_code=status.HTTP_202_ACCEPTED)
-    return TokenResponse.from_pair(pair)
+    return transport.respond(pair)
 
 
 app = create_app(router)

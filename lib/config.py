@@ -92,7 +92,10 @@ class Settings(BaseSettings):
     CORS_ORIGINS: CommaList = ["http://localhost:3000", "http://127.0.0.1:8000"]
     CORS_ALLOW_CREDENTIALS: bool = True
     CORS_ALLOW_METHODS: CommaList = ["GET", "POST", "PATCH", "DELETE", "OPTIONS"]
-    CORS_ALLOW_HEADERS: CommaList = ["Authorization", "Content-Type"]
+    CORS_ALLOW_HEADERS: CommaList = ["Authorization", "Content-Type", "X-Refresh-Token-Transport"]
+    # The refresh cookie's SameSite (browser sessions): `lax` when page and API share a site
+    # (app.example.com and auth.example.com), `none` only for a page on another site.
+    REFRESH_COOKIE_SAMESITE: Literal["lax", "strict", "none"] = "lax"
 
     @property
     def access_token_lifetime_seconds(self) -> int:
@@ -119,6 +122,11 @@ class Settings(BaseSettings):
             return json.loads(text)
         return [item.strip() for item in text.split(",") if item.strip()]
 
+    @field_validator("REFRESH_COOKIE_SAMESITE", mode="before")
+    @classmethod
+    def _lower_case(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
     @field_validator("MFA_ENCRYPTION_KEY", mode="before")
     @classmethod
     def _fernet_key(cls, value: object) -> object:
@@ -143,6 +151,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_production(self) -> Settings:
+        if self.REFRESH_COOKIE_SAMESITE == "none" and not self.CORS_ALLOW_CREDENTIALS:
+            raise ValueError(
+                "REFRESH_COOKIE_SAMESITE=none needs CORS_ALLOW_CREDENTIALS=true: a page on another site "
+                "sends and receives the refresh cookie only with credentialed CORS"
+            )
         if self.ENVIRONMENT == "production" and (problems := production_problems(self)):
             raise ValueError(problems[0])
         return self

@@ -91,6 +91,13 @@ class Forbidden(AuthError):
     detail = "Not enough permissions"
 
 
+class CsrfFailed(Forbidden):
+    """A request that would act with the refresh cookie without proving it comes from an allowed page."""
+
+    code = "csrf_failed"
+    detail = "The refresh cookie is only read with the header X-Refresh-Token-Transport: cookie"
+
+
 class NotFound(AuthError):
     status_code = 404
     code = "not_found"

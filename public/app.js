@@ -4,31 +4,37 @@
  *
  * Where the tokens live, and why
  * ------------------------------
- * The API returns both tokens in the JSON body and sets no cookies, so this script decides
- * where they are kept.
+ * - The refresh token (7 days, rotated on every use) lives in an HttpOnly cookie that the API
+ *   sets and that this script never sees: token requests (sign-up, login, refresh) send
+ *   `X-Refresh-Token-Transport: cookie`, and the API answers with the cookie
+ *   (`__Secure-refresh_token`, HttpOnly, Secure, SameSite=Lax, Path=/api/v1) and a body without
+ *   `refresh_token`. A refresh sends no body; the browser adds the cookie. A script injected
+ *   into this page (XSS) can therefore not read the refresh token and carry the session away:
+ *   it can only act while the page is open. `document.cookie` does not show it, and nothing of
+ *   it is in sessionStorage or localStorage.
+ *     * The API reads the cookie only on a refresh that carries the custom header (which a
+ *       cross-site form cannot send, and which makes a cross-origin fetch ask CORS first) from
+ *       this API's own origin or one in its CORS_ORIGINS, so another site cannot refresh with it.
+ *     * The cookie is shared by every tab of the browser and survives a reload. Two tabs that
+ *       refresh at once send the same cookie: the API gives the second a working pair in the same
+ *       session (REFRESH_REUSE_GRACE_SECONDS, 10 s), so both stay signed in, and whichever new
+ *       cookie the browser keeps last is a live one.
+ *     * Requests with the access token send no cookies (`credentials: "omit"`); only the token
+ *       requests and logout do (`credentials: "include"`, which a page on another origin needs).
  *
  * - The access token (short-lived, 15 minutes by default) is kept in memory only: a variable
  *   of this script. It is never written to storage, so nothing outlives the page and there is
- *   no copy for another script on this origin to find later.
+ *   no copy for another script on this origin to find later. After a reload, one refresh gets
+ *   a new one.
  *
- * - The refresh token (7 days, rotated on every use) is kept in sessionStorage, under a key
- *   per API base URL. That is what lets the session survive a reload of the tab, and it ends
- *   the session when the tab is closed.
- *     * Not localStorage: it is shared by every tab of the origin, and a tab that refreshes
- *       with a token another tab rotated more than REFRESH_REUSE_GRACE_SECONDS (10 s) ago is
- *       the reuse the API punishes by revoking the whole session (by design: reuse means the
- *       token may have been stolen). sessionStorage is per tab, and closing the tab forgets it.
- *       (A duplicated tab starts with a copy; within the grace window both keep working, later
- *       the first of the two to refresh again wins and the other is signed out.)
- *     * Not memory only: every reload would sign the user out.
- *     * Not an HttpOnly cookie, which script cannot read at all and is the best place for a
- *       refresh token: the API hands the token over in the body, so there is no cookie to use.
- *   The cost: a script injected into this page (XSS) can read sessionStorage. Such a script
- *   could also just call the API with the page's own tokens while the page is open, so the
- *   defence is to prevent injection: a strict Content-Security-Policy in the HTML (scripts
- *   only from this origin, no inline script), and every value from the API is rendered with
- *   textContent, never as HTML. Rotation limits the damage of a copied refresh token: the next
- *   refresh by either party is reuse, and the API then ends the session for both.
+ * - Since script cannot see the cookie, localStorage keeps one flag per API base URL,
+ *   `authDemo.signedIn:<api>` = "cookie", that says a session was started here. It holds no
+ *   token; it only spares a signed-out page a refresh that would fail. Logout, and a refresh
+ *   that the API refuses, remove it; logout also has the API clear the cookie.
+ *
+ * The rest of the defence is to prevent injection: a strict Content-Security-Policy in the HTML
+ * (scripts only from this origin, no inline script), and every value from the API is rendered
+ * with textContent, never as HTML.
  *
  * Refreshing
  * ----------
@@ -37,9 +43,9 @@
  * after a renewal. There is no timer: an idle tab does not keep its session alive. All callers
  * that need a renewal at the same moment share one in-flight refresh (`refreshTokens`), because
  * each refresh consumes the refresh token. The API forgives a token presented again within
- * its grace window (10 s by default): a reload while a refresh is on its way loses the answer,
- * and the page presents the consumed token again; within the window that gets a fresh pair in
- * the same session, after it the session is revoked as reuse.
+ * its grace window (10 s by default): a reload while a refresh is on its way may lose the
+ * answer (and its new cookie), and the browser presents the consumed cookie again; within the
+ * window that gets a fresh pair in the same session, after it the session is revoked as reuse.
  *
  * The API base URL comes from <meta name="api-base"> (empty: this page's origin). On a page
  * served from a loopback address (development), `?api=http://host:port` overrides it, so a
@@ -154,6 +160,7 @@ const MESSAGES = {
   token_expired: () => "Your session has expired. Sign in again.",
   invalid_token: () => "Your session is not valid any more. Sign in again.",
   not_authenticated: () => "You are not signed in.",
+  csrf_failed: () => "The API does not let this page use its session cookie (is the page's origin in CORS_ORIGINS?).",
   database_unavailable: (error) =>
     `The service's database is unavailable right now. Try again in ${inSeconds(error.retryAfter)}.`,
   invalid_password: () => "The current password is wrong.",
@@ -182,17 +189,23 @@ function describe(error, messages = MESSAGES) {
 // ---------------------------------------------------------------------------------------------
 // HTTP
 
-async function send(path, { method = "GET", body, token } = {}) {
+/**
+ * One API request. `session: true` marks the requests that use the refresh cookie (token
+ * requests and logout): they ask for the cookie transport and let the browser send and store
+ * cookies. Every other request sends none: the access token travels in the Authorization header.
+ */
+async function send(path, { method = "GET", body, token, session = false } = {}) {
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (token) headers.Authorization = `Bearer ${token}`;
+  if (session) headers["X-Refresh-Token-Transport"] = "cookie";
   let response;
   try {
     response = await fetch(apiBase + path, {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
-      credentials: "omit", // tokens travel in the Authorization header, never in cookies
+      credentials: session ? "include" : "omit",
       cache: "no-store",
     });
   } catch {
@@ -208,20 +221,21 @@ async function send(path, { method = "GET", body, token } = {}) {
 // ---------------------------------------------------------------------------------------------
 // Tokens
 
-const refreshTokenKey = `authDemo.refreshToken:${apiBase}`;
+// A flag, not a token: whether a session (its refresh cookie) was started from this origin.
+const signedInKey = `authDemo.signedIn:${apiBase}`;
 
-const refreshTokenStore = {
+const signedInFlag = {
   get() {
     try {
-      return sessionStorage.getItem(refreshTokenKey);
+      return localStorage.getItem(signedInKey) !== null;
     } catch {
-      return null; // storage disabled: the session lasts as long as the page
+      return false; // storage disabled: after a reload the page asks the user to sign in
     }
   },
   set(value) {
     try {
-      if (value) sessionStorage.setItem(refreshTokenKey, value);
-      else sessionStorage.removeItem(refreshTokenKey);
+      if (value) localStorage.setItem(signedInKey, "cookie");
+      else localStorage.removeItem(signedInKey);
     } catch {
       /* storage disabled */
     }
@@ -239,13 +253,13 @@ function storeTokens(pair) {
   tokens.access = pair.access_token;
   tokens.lifetimeMs = pair.expires_in * 1000;
   tokens.expiresAt = Date.now() + tokens.lifetimeMs;
-  refreshTokenStore.set(pair.refresh_token);
+  signedInFlag.set(true); // the refresh token itself went into the cookie, out of reach of script
 }
 
 function forgetTokens() {
   tokens.access = null;
   tokens.expiresAt = 0;
-  refreshTokenStore.set(null);
+  signedInFlag.set(false);
 }
 
 function accessTokenIsFresh() {
@@ -254,7 +268,7 @@ function accessTokenIsFresh() {
 }
 
 function hasSession() {
-  return tokens.access !== null || refreshTokenStore.get() !== null;
+  return tokens.access !== null || signedInFlag.get();
 }
 
 /** Renew the token pair; callers arriving while a renewal is in flight share it. */
@@ -268,19 +282,20 @@ function refreshTokens() {
 }
 
 async function rotateRefreshToken() {
-  const refreshToken = refreshTokenStore.get();
-  if (!refreshToken) {
+  if (!signedInFlag.get()) {
     tokens.access = null;
     const error = new ApiError({ status: 401, code: "not_authenticated", detail: "Not signed in" });
     error.sessionEnded = true;
     throw error;
   }
   try {
-    storeTokens(await send("/api/v1/refresh", { method: "POST", body: { refresh_token: refreshToken } }));
+    // No body: the browser sends the refresh cookie, and stores the rotated one from the answer.
+    storeTokens(await send("/api/v1/refresh", { method: "POST", session: true }));
   } catch (error) {
-    // 401: the refresh token is dead (expired, revoked, reused), so the session is over.
-    // Anything else (offline, 503) may pass: keep the token and let the user try again.
-    if (error instanceof ApiError && (error.status === 401 || error.status === 422)) {
+    // 401: the refresh cookie is dead or gone (expired, revoked, reused); 403: the API does not
+    // let this page use it. Either way the session is over here. Anything else (offline, 503)
+    // may pass: keep the flag and let the user try again.
+    if (error instanceof ApiError && (error.status === 401 || error.status === 403)) {
       forgetTokens();
       error.sessionEnded = true;
     }
@@ -431,7 +446,8 @@ function renderSessions(sessions) {
 
 function renderTokenStatus() {
   $("#token-status").textContent = tokens.access
-    ? `Access token in memory, valid until ${new Date(tokens.expiresAt).toLocaleTimeString()}.`
+    ? `Access token in memory, valid until ${new Date(tokens.expiresAt).toLocaleTimeString()}; ` +
+      "refresh token in an HttpOnly cookie that this page cannot read."
     : "";
 }
 
@@ -471,7 +487,8 @@ async function logOut() {
   clearMessage();
   let warning = null;
   try {
-    if (hasSession()) await request("/api/v1/logout", { method: "POST" });
+    // With the cookie transport, so that the API clears the refresh cookie too.
+    if (hasSession()) await request("/api/v1/logout", { method: "POST", session: true });
   } catch (error) {
     // Signed out here either way; say so if the API could not be told.
     if (!(error instanceof ApiError && error.sessionEnded)) {
@@ -488,6 +505,7 @@ function homePage() {
     storeTokens(
       await send("/api/v1/login", {
         method: "POST",
+        session: true,
         body: { username: String(data.get("username")).trim(), password: String(data.get("password")) },
       }),
     );
@@ -504,7 +522,7 @@ function homePage() {
       first_name: optional(data.get("first_name")),
       last_name: optional(data.get("last_name")),
     };
-    storeTokens(await send("/api/v1/sign-up", { method: "POST", body }));
+    storeTokens(await send("/api/v1/sign-up", { method: "POST", body, session: true }));
     $("#sign-up-form").reset();
     await loadAccount();
     showMessage(`Welcome! We sent a link to ${body.email} to confirm the address.`, "success");
@@ -570,7 +588,7 @@ function homePage() {
     showSignedOut();
     return;
   }
-  // A reload: the access token was in memory and is gone; the refresh token brings it back.
+  // A reload: the access token was in memory and is gone; the refresh cookie brings it back.
   loadAccount().catch((error) => {
     showSignedOut();
     showMessage(describe(error));

@@ -21,7 +21,7 @@ module.exports.cors = () => {
   if (origins.includes("*")) throw new Error("CORS_ORIGINS: '*' is refused in production");
   return {
     allowedOrigins: origins,
-    allowedHeaders: list("CORS_ALLOW_HEADERS", ["Authorization", "Content-Type"]),
+    allowedHeaders: list("CORS_ALLOW_HEADERS", ["Authorization", "Content-Type", "X-Refresh-Token-Transport"]),
     allowedMethods: list("CORS_ALLOW_METHODS", ["GET", "POST", "PATCH", "DELETE", "OPTIONS"]),
     allowCredentials: flag("CORS_ALLOW_CREDENTIALS", true),
     exposedResponseHeaders: ["Retry-After", "WWW-Authenticate", "ETag", "X-Request-ID"],

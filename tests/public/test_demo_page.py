@@ -16,6 +16,7 @@ from tests.fixtures.roles import user_row
 from tests.fixtures.users import PASSWORD, UserFactory
 
 NEW_PASSWORD = "a brand new passphrase"
+COOKIE = "__Secure-refresh_token"
 
 
 async def sign_up(page: Page, *, email: str, username: str, password: str = PASSWORD, first_name: str = "") -> None:
@@ -62,11 +63,11 @@ async def test_sign_up_verify_edit_reload_logout_login(page: Page, site: Site, t
     await expect(page.locator("#sessions tbody tr")).to_have_count(1)
     await expect(page.locator("#sessions tbody tr")).to_contain_text("this tab")
 
-    # Tokens live where app.js says: the refresh token in sessionStorage, the access token nowhere.
+    # Tokens live where app.js says: the refresh token in the HttpOnly cookie, the access token nowhere.
     pair = await (await signed_up.value).json()
+    assert "refresh_token" not in pair
     stored = await storage(page)
-    assert stored["local"] == {}
-    assert list(stored["session"].values()) == [pair["refresh_token"]]
+    assert stored == {"session": {}, "local": {f"authDemo.signedIn:{site.api}": "cookie"}}
     assert pair["access_token"] not in json.dumps(stored)
 
     # The verification link from the email, opened in another tab.
@@ -104,7 +105,7 @@ async def test_sign_up_verify_edit_reload_logout_login(page: Page, site: Site, t
     await page.get_by_role("button", name="Log out").click()
     await expect(page.locator("#message")).to_have_text("You are logged out.")
     await expect(page.locator("#login-form")).to_be_visible()
-    assert (await storage(page))["session"] == {}
+    assert await storage(page) == {"session": {}, "local": {}}
     await page.reload()
     await expect(page.locator("#login-form")).to_be_visible()
     await expect(page.locator("#signed-in")).to_be_hidden()
@@ -126,6 +127,11 @@ async def test_forgot_password_link_sets_a_new_password(page: Page, site: Site, 
     await forgot.get_by_role("button", name="Email me a reset link").click()
     await expect(page.locator("#message")).to_contain_text("If an account uses this address")
 
+    # The email leaves after the answer: wait for it rather than race it.
+    async def reset_email_arrived() -> bool:
+        return any("Reset" in received.subject for received in site.mailbox.to(user.email))
+
+    await wait_until(reset_email_arrived, what="the reset email")
     link = site.link(site.mailbox.last(user.email, "Reset"), "reset-password")
     assert link.startswith(f"{site.api}/reset-password?token=")
     await page.goto(link)
@@ -268,7 +274,7 @@ async def test_error_messages(page: Page, site: Site, users: UserFactory, settin
     await expect(message).to_have_text(re.compile(r"^Too many requests\. Try again in \d+ seconds\.$"))
 
     # A copy of the refresh token is used elsewhere: the page's next refresh is reuse, and the session ends.
-    stolen = next(iter((await storage(page))["session"].values()))
+    stolen = next(cookie["value"] for cookie in await page.context.cookies() if cookie["name"] == COOKIE)
     async with httpx.AsyncClient() as http:
         used_elsewhere = await http.post(f"{site.api}{REFRESH_PATH}", json={"refresh_token": stolen})
     assert used_elsewhere.status_code == 200
@@ -277,5 +283,5 @@ async def test_error_messages(page: Page, site: Site, users: UserFactory, settin
         "Your session was ended because its refresh token was used twice (it may have been copied). Sign in again."
     )
     await expect(page.locator("#login-form")).to_be_visible()
-    assert (await storage(page))["session"] == {}
+    assert await storage(page) == {"session": {}, "local": {}}
     assert traffic.page_errors == []
