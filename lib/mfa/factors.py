@@ -8,7 +8,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from lib.mfa.totp import matching_step
+from lib.mfa.totp import is_totp_code, matching_step
 from lib.mfa.vault import decrypt_secret, new_recovery_codes, normalize_code, recovery_code_digest
 from lib.models import RecoveryCode, User, utcnow
 
@@ -19,7 +19,7 @@ async def consume_second_factor(session: AsyncSession, *, user: User, code: str)
     a recovery code. The caller holds the user's row lock, so two requests with one code
     cannot both pass."""
     code = normalize_code(code)
-    if len(code) == 6 and code.isdigit():
+    if is_totp_code(code):
         secret = decrypt_secret(user.totp_secret_encrypted) if user.totp_secret_encrypted else None
         step = matching_step(secret, code, after=user.totp_last_step) if secret else None
         if step is None:

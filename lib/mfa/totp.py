@@ -30,10 +30,15 @@ def qr_svg(uri: str) -> str:
     return buffer.getvalue().decode("utf-8")
 
 
+def is_totp_code(code: str) -> bool:
+    """Six ASCII digits (str.isdigit alone also takes the digits of other scripts)."""
+    return len(code) == 6 and code.isascii() and code.isdigit()
+
+
 def matching_step(secret: str, code: str, *, after: int | None) -> int | None:
     """The time step (within the drift) whose code is `code` and that is later than `after`
     (the last step a code was accepted for, so that no code is used twice); else None."""
-    if len(code) != 6 or not code.isdigit():
+    if not is_totp_code(code):
         return None
     totp = pyotp.TOTP(secret)
     now = totp.timecode(time.time())

@@ -194,3 +194,20 @@ async def test_bad_mfa_requests_get_clear_errors(client: httpx.AsyncClient) -> N
         response = await client.post(LOGIN_MFA, json=body)
         assert response.status_code == 422
         assert response.json()["error"] == "invalid_request"
+
+
+async def test_digits_of_other_scripts_are_a_wrong_code_not_a_server_error(
+    client: httpx.AsyncClient, users: UserFactory
+) -> None:
+    me = await users.sign_up()
+    started = await client.post("/api/v1/user/me/mfa/totp", headers=me.headers, json={"password": PASSWORD})
+    arabic_indic = "\u0661\u0662\u0663\u0664\u0665\u0666"  # str.isdigit() is true for these
+    confirm = await client.post("/api/v1/user/me/mfa/totp/confirm", headers=me.headers, json={"code": arabic_indic})
+    assert confirm.status_code == 400
+    assert confirm.json()["code"] == "invalid_mfa_code"
+    await client.post(
+        "/api/v1/user/me/mfa/totp/confirm", headers=me.headers, json={"code": totp_code(started.json()["secret"], -1)}
+    )
+    response = await exchange(client, await mfa_token(client, me.username), arabic_indic)
+    assert response.status_code == 401
+    assert response.json()["code"] == "invalid_mfa_code"
