@@ -126,6 +126,10 @@ async def test_forgot_password_link_sets_a_new_password(page: Page, site: Site, 
     await forgot.get_by_role("button", name="Email me a reset link").click()
     await expect(page.locator("#message")).to_contain_text("If an account uses this address")
 
+    async def reset_email_arrived() -> bool:  # emails leave after the answer, not before it
+        return any("Reset" in received.subject for received in site.mailbox.to(user.email))
+
+    await wait_until(reset_email_arrived, what="the reset email")
     link = site.link(site.mailbox.last(user.email, "Reset"), "reset-password")
     assert link.startswith(f"{site.api}/reset-password?token=")
     await page.goto(link)
