@@ -44,9 +44,12 @@ async def _check_password(session: AsyncSession, *, user: User, password: str, c
 
 
 async def _lock(session: AsyncSession, user: User) -> User:
+    """The user's row, locked, as long as nothing ended the caller's session since it was read
+    (`lock_user` refreshes `user` itself, so the values are taken first)."""
+    epoch, hashed = user.session_epoch, user.hashed_password
     locked = await lock_user(session, user_id=user.id)
-    if locked is None or not locked.is_active or locked.hashed_password != user.hashed_password:
-        raise TokenRevoked()  # deactivated, or a reset or password change ended this session meanwhile
+    if locked is None or not locked.is_active or (locked.session_epoch, locked.hashed_password) != (epoch, hashed):
+        raise TokenRevoked()  # deactivated, or a reset, password change or logout ended this session meanwhile
     return locked
 
 
