@@ -12,6 +12,7 @@ from lib.errors import (
     EmailNotVerified,
     InvalidCredentials,
     InvalidToken,
+    MfaRequired,
     RefreshTokenReused,
     TokenExpired,
     TokenRevoked,
@@ -29,7 +30,14 @@ router = APIRouter(tags=["auth"], route_class=TokenEndpointRoute)
 
 @router.post("/api/v1/login", response_model=TokenResponse, openapi_extra=LOGIN_OPENAPI)
 @raises(
-    InvalidCredentials, EmailNotVerified, TooManyRequests, InvalidToken, TokenExpired, TokenRevoked, RefreshTokenReused
+    InvalidCredentials,
+    EmailNotVerified,
+    MfaRequired,
+    TooManyRequests,
+    InvalidToken,
+    TokenExpired,
+    TokenRevoked,
+    RefreshTokenReused,
 )
 async def login(
     session: Session, grant: TokenRequest, client: Client, transport: Transport

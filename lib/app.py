@@ -60,17 +60,24 @@ def error_response(
     headers: dict[str, str] | None = None,
     *,
     oauth_error: str | None = None,
+    extra: dict[str, str] | None = None,
 ) -> JSONResponse:
     body = {"detail": detail, "code": code}
     if oauth_error is not None:
         body |= {"error": oauth_error, "error_description": _description(detail)}
+    body |= extra or {}
     return JSONResponse(body, status_code=status_code, headers=headers)
 
 
 async def _auth_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AuthError)
     return error_response(
-        exc.status_code, exc.message, exc.code, exc.headers, oauth_error=_oauth_error(request, exc.oauth_error)
+        exc.status_code,
+        exc.message,
+        exc.code,
+        exc.headers,
+        oauth_error=_oauth_error(request, exc.oauth_error),
+        extra=exc.extra,
     )
 
 

@@ -15,6 +15,7 @@ class AuthError(Exception):
     def __init__(self, detail: str | None = None, *, headers: dict[str, str] | None = None) -> None:
         self.message = detail or self.detail
         self.headers = dict(headers or {})
+        self.extra: dict[str, str] = {}  # further fields of the error body
         super().__init__(self.message)
 
 
@@ -187,3 +188,55 @@ class UnsupportedGrantType(InvalidRequest):
     code = "unsupported_grant_type"
     detail = "Unsupported grant_type; use 'password' or 'refresh_token'"
     oauth_error = "unsupported_grant_type"
+
+
+class MfaRequired(AuthError):
+    """The password was right; the account also needs a second factor, at /api/v1/login/mfa."""
+
+    status_code = 403
+    code = "mfa_required"
+    detail = "A second factor is required: send a code with the mfa_token to /api/v1/login/mfa"
+    oauth_error = "mfa_required"
+
+    def __init__(self, mfa_token: str) -> None:
+        super().__init__()
+        self.extra = {"mfa_token": mfa_token}
+
+
+class InvalidMfaCode(Unauthorized):
+    """A second-factor login with a wrong, expired or already used code."""
+
+    code = "invalid_mfa_code"
+    detail = "The code is wrong, expired or already used"
+
+
+class WrongMfaCode(AuthError):
+    """A signed-in MFA change with a wrong, expired or already used code."""
+
+    status_code = 400
+    code = "invalid_mfa_code"
+    detail = "The code is wrong, expired or already used"
+
+
+class MfaAlreadyEnabled(Conflict):
+    code = "mfa_already_enabled"
+    detail = "Two-factor login is already on; turn it off first to enrol again"
+
+
+class MfaNotPending(AuthError):
+    status_code = 400
+    code = "mfa_not_enrolling"
+    detail = "No enrolment to confirm; start one with your password first"
+
+
+class MfaNotEnabled(AuthError):
+    status_code = 400
+    code = "mfa_not_enabled"
+    detail = "Two-factor login is not on for this account"
+
+
+class MfaUnavailable(AuthError):
+    status_code = 503
+    code = "mfa_not_configured"
+    detail = "Two-factor login is not configured on this server (MFA_ENCRYPTION_KEY is not set)"
+    oauth_error = "temporarily_unavailable"

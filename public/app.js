@@ -120,11 +120,13 @@ class ApiError extends Error {
       }));
       return new ApiError({ ...common, code: "validation_error", detail: "Some fields are not valid", fields });
     }
-    return new ApiError({
+    const error = new ApiError({
       ...common,
       code: (body && typeof body.code === "string" && body.code) || `http_${response.status}`,
       detail: (body && typeof body.detail === "string" && body.detail) || response.statusText || "Request failed",
     });
+    if (body && typeof body.mfa_token === "string") error.mfaToken = body.mfa_token; // 403 mfa_required
+    return error;
   }
 }
 
@@ -455,6 +457,7 @@ async function loadAccount() {
   // Two requests at once: if the access token has expired, they share one refresh.
   const [user, sessions] = await Promise.all([request("/api/v1/user/me"), request("/api/v1/user/me/sessions")]);
   renderProfile(user);
+  renderMfa(user);
   renderSessions(sessions);
   renderTokenStatus();
   $("#signed-out").hidden = true;
@@ -502,14 +505,14 @@ async function logOut() {
 
 function homePage() {
   onSubmit($("#login-form"), async (data) => {
-    storeTokens(
-      await send("/api/v1/login", {
-        method: "POST",
-        session: true,
-        body: { username: String(data.get("username")).trim(), password: String(data.get("password")) },
-      }),
-    );
+    const pair = await send("/api/v1/login", {
+      method: "POST",
+      session: true,
+      body: { username: String(data.get("username")).trim(), password: String(data.get("password")) },
+    }).catch(askForSecondFactor);
     $("#login-form").reset();
+    if (!pair) return; // the account wants a code too: see the two-factor section
+    storeTokens(pair);
     await loadAccount();
     showMessage("You are signed in.", "success");
   });
@@ -583,6 +586,7 @@ function homePage() {
     showMessage(answer.detail, "info");
   });
   clickAction("#logout", logOut);
+  twoFactorHandlers();
 
   if (!hasSession()) {
     showSignedOut();
@@ -593,6 +597,146 @@ function homePage() {
     showSignedOut();
     showMessage(describe(error));
   });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Two-factor login (TOTP): the second step of a sign-in, enrolment, recovery codes, turning it off
+
+const MFA_MESSAGES = {
+  invalid_mfa_code: () => "That code is wrong, expired or already used. Try the next code from the app.",
+  invalid_token: () => "This sign-in took too long or is no longer valid. Sign in again.",
+  token_expired: () => "This sign-in took too long. Sign in again.",
+  mfa_already_enabled: () => "Two-factor login is already on.",
+  mfa_not_enrolling: () => "Start the set-up again: enter your password first.",
+  mfa_not_enabled: () => "Two-factor login is not on.",
+  mfa_not_configured: () => "Two-factor login is not configured on this server.",
+};
+FIELD_LABELS.code = "Code";
+
+const mfaLogin = { token: null }; // the mfa_token of a sign-in waiting for its code (memory only)
+
+/** The login's answer was 403 mfa_required: ask for a code instead of failing. */
+function askForSecondFactor(error) {
+  if (!(error instanceof ApiError) || error.code !== "mfa_required" || !error.mfaToken) throw error;
+  mfaLogin.token = error.mfaToken;
+  $("#login-form").hidden = true;
+  $("#mfa-login-form").hidden = false;
+  $("#mfa-login-form").elements.code.focus();
+  return null;
+}
+
+function endSecondFactor() {
+  mfaLogin.token = null;
+  $("#mfa-login-form").reset();
+  $("#mfa-login-form").hidden = true;
+  $("#login-form").hidden = false;
+}
+
+function renderMfa(user) {
+  $("#mfa-status").textContent = user.mfa_enabled ? "on" : "off";
+  $("#mfa-enrol-form").hidden = user.mfa_enabled || !$("#mfa-enrolment").hidden;
+  $("#mfa-manage").hidden = !user.mfa_enabled;
+}
+
+function showRecoveryCodes(codes) {
+  const list = $("#mfa-recovery-codes");
+  list.replaceChildren(
+    ...codes.map((code) => {
+      const item = document.createElement("li");
+      item.textContent = code;
+      return item;
+    }),
+  );
+  $("#mfa-recovery").hidden = false;
+}
+
+function twoFactorHandlers() {
+  const messages = { ...MESSAGES, ...MFA_MESSAGES };
+
+  onSubmit(
+    $("#mfa-login-form"),
+    async (data) => {
+      let pair;
+      try {
+        pair = await send("/api/v1/login/mfa", {
+          method: "POST",
+          session: true,
+          body: { mfa_token: mfaLogin.token, code: String(data.get("code")).trim() },
+        });
+      } catch (error) {
+        if (error instanceof ApiError && error.code !== "invalid_mfa_code" && error.status === 401) endSecondFactor();
+        throw error;
+      }
+      endSecondFactor();
+      storeTokens(pair);
+      await loadAccount();
+      showMessage("You are signed in.", "success");
+    },
+    messages,
+  );
+  $("#mfa-login-cancel").addEventListener("click", () => {
+    endSecondFactor();
+    clearMessage();
+  });
+
+  onSubmit(
+    $("#mfa-enrol-form"),
+    async (data) => {
+      const enrolment = await request("/api/v1/user/me/mfa/totp", {
+        method: "POST",
+        body: { password: String(data.get("password")) },
+      });
+      $("#mfa-enrol-form").reset();
+      // The SVG is shown as an image: it never becomes part of this page's markup.
+      $("#mfa-qr").src = `data:image/svg+xml;base64,${btoa(enrolment.qr_svg)}`;
+      $("#mfa-secret").textContent = enrolment.secret;
+      $("#mfa-recovery").hidden = true;
+      $("#mfa-enrolment").hidden = false;
+      $("#mfa-enrol-form").hidden = true;
+    },
+    messages,
+  );
+
+  onSubmit(
+    $("#mfa-confirm-form"),
+    async (data) => {
+      const answer = await request("/api/v1/user/me/mfa/totp/confirm", {
+        method: "POST",
+        body: { code: String(data.get("code")).trim() },
+      });
+      $("#mfa-confirm-form").reset();
+      $("#mfa-enrolment").hidden = true;
+      $("#mfa-secret").textContent = "";
+      $("#mfa-qr").removeAttribute("src");
+      showRecoveryCodes(answer.recovery_codes);
+      await loadAccount();
+      showMessage("Two-factor login is on. Every other session was signed out.", "success");
+    },
+    messages,
+  );
+
+  const passwordAndCode = (data) => ({ password: String(data.get("password")), code: String(data.get("code")).trim() });
+  onSubmit(
+    $("#mfa-codes-form"),
+    async (data) => {
+      const answer = await request("/api/v1/user/me/mfa/recovery-codes", { method: "POST", body: passwordAndCode(data) });
+      $("#mfa-codes-form").reset();
+      showRecoveryCodes(answer.recovery_codes);
+      showMessage("New recovery codes made; the old ones no longer work.", "success");
+    },
+    messages,
+  );
+  onSubmit(
+    $("#mfa-disable-form"),
+    async (data) => {
+      await request("/api/v1/user/me/mfa", { method: "DELETE", body: passwordAndCode(data) });
+      $("#mfa-disable-form").reset();
+      $("#mfa-recovery").hidden = true;
+      await loadAccount();
+      showMessage("Two-factor login is off.", "info");
+    },
+    messages,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------

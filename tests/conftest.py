@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -36,6 +37,7 @@ os.environ.update(
     CORS_ORIGINS="http://localhost:3000,https://app.example.com",
     FRONTEND_URL="https://app.example.com",
     CRON_SECRET="test-cron-secret",
+    MFA_ENCRYPTION_KEY=Fernet.generate_key().decode("ascii"),
 )
 os.environ.setdefault("DATABASE_URL", f"sqlite+aiosqlite:///{_TMP}/test.db")
 

@@ -5,6 +5,7 @@ from sqlalchemy.orm import configure_mappers
 from lib.models.base import metadata, utcnow
 from lib.models.email_token import EmailToken, EmailTokenPurpose
 from lib.models.login_attempt import LoginFailure
+from lib.models.recovery_code import RecoveryCode
 from lib.models.session import AuthSession, RefreshToken
 from lib.models.user import Role, User
 
@@ -16,6 +17,7 @@ __all__ = [
     "EmailToken",
     "EmailTokenPurpose",
     "LoginFailure",
+    "RecoveryCode",
     "RefreshToken",
     "Role",
     "User",

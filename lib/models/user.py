@@ -5,7 +5,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Column, Index, Integer, String, func
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, Column, Index, Integer, String, Text, func
 from sqlmodel import Field, SQLModel
 
 from lib.models.base import JSONVariant, UTCDateTime
@@ -33,6 +33,11 @@ class User(SQLModel, table=True):
     # Raised whenever every session must end (password change or reset, deactivation, demotion,
     # logout): a session records the value it started under and is dead once they differ.
     session_epoch: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    # TOTP (RFC 6238): the secret only as a Fernet token under MFA_ENCRYPTION_KEY, set at enrolment
+    # and in force once `mfa_enabled`; the last time step a code was accepted for, so none is used twice.
+    mfa_enabled: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default="0"))
+    totp_secret_encrypted: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    totp_last_step: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     background_questionnaire: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONVariant))
     created_at: datetime | None = Field(
         default=None, sa_column=Column(UTCDateTime, server_default=func.now(), nullable=False)

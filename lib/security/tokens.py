@@ -27,7 +27,11 @@ from lib.security.keys import get_key_set
 ALGORITHM = "RS256"
 ACCESS_TYPE_HEADER = "at+jwt"
 MAX_TOKEN_LENGTH = 8192
-TokenType = Literal["access", "refresh"]
+MFA_TYPE_HEADER = "mfa+jwt"
+TokenType = Literal["access", "refresh", "mfa"]
+# RFC 8176 authentication method references: a password, then optionally a one-time code.
+PASSWORD_ONLY: tuple[str, ...] = ("pwd",)
+PASSWORD_AND_OTP: tuple[str, ...] = ("pwd", "otp")
 
 # One canonical base64url segment: whole groups of four, then at most one group of two or three
 # characters whose last one leaves the bits that encode no byte at zero (2 spare bits after three
@@ -84,7 +88,9 @@ def _encode(claims: dict[str, Any], header_type: str) -> str:
     return token
 
 
-def create_access_token(*, user_id: uuid.UUID, role: str, session_id: uuid.UUID) -> IssuedToken:
+def create_access_token(
+    *, user_id: uuid.UUID, role: str, session_id: uuid.UUID, amr: tuple[str, ...] = PASSWORD_ONLY
+) -> IssuedToken:
     settings = get_settings()
     now = int(time.time())
     expires_at = now + settings.access_token_lifetime_seconds
@@ -96,6 +102,7 @@ def create_access_token(*, user_id: uuid.UUID, role: str, session_id: uuid.UUID)
         "sid": str(session_id),
         "type": "access",
         "role": role,
+        "amr": list(amr),
         "iat": now,
         "exp": expires_at,
         "jti": jti,
@@ -103,7 +110,9 @@ def create_access_token(*, user_id: uuid.UUID, role: str, session_id: uuid.UUID)
     return IssuedToken(_encode(claims, ACCESS_TYPE_HEADER), jti, now, expires_at)
 
 
-def create_refresh_token(*, user_id: uuid.UUID, session_id: uuid.UUID, jti: uuid.UUID) -> IssuedToken:
+def create_refresh_token(
+    *, user_id: uuid.UUID, session_id: uuid.UUID, jti: uuid.UUID, amr: tuple[str, ...] = PASSWORD_ONLY
+) -> IssuedToken:
     settings = get_settings()
     now = int(time.time())
     expires_at = now + settings.REFRESH_TOKEN_EXPIRE_DAYS * 86400
@@ -113,6 +122,7 @@ def create_refresh_token(*, user_id: uuid.UUID, session_id: uuid.UUID, jti: uuid
         "sub": str(user_id),
         "sid": str(session_id),
         "type": "refresh",
+        "amr": list(amr),
         "iat": now,
         "exp": expires_at,
         "jti": str(jti),
@@ -120,15 +130,41 @@ def create_refresh_token(*, user_id: uuid.UUID, session_id: uuid.UUID, jti: uuid
     return IssuedToken(_encode(claims, "JWT"), str(jti), now, expires_at)
 
 
+def create_mfa_token(*, user_id: uuid.UUID, binding: str, lifetime_seconds: int) -> IssuedToken:
+    """The second step of a login: good only at /api/v1/login/mfa, for `lifetime_seconds`, and
+    only while `binding` (the account's password and session state) still holds."""
+    settings = get_settings()
+    now = int(time.time())
+    expires_at = now + lifetime_seconds
+    jti = secrets.token_urlsafe(16)
+    claims = {
+        "iss": settings.JWT_ISSUER,
+        "aud": settings.JWT_AUDIENCE,
+        "sub": str(user_id),
+        "type": "mfa",
+        "bnd": binding,
+        "iat": now,
+        "exp": expires_at,
+        "jti": jti,
+    }
+    return IssuedToken(_encode(claims, MFA_TYPE_HEADER), jti, now, expires_at)
+
+
+def token_amr(claims: dict[str, Any]) -> tuple[str, ...]:
+    """The `amr` a refresh token carries on to the next pair (older tokens have none: a password)."""
+    amr = claims.get("amr")
+    return PASSWORD_AND_OTP if amr == list(PASSWORD_AND_OTP) else PASSWORD_ONLY
+
+
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _check_types(claims: dict[str, Any]) -> None:
+def _check_types(claims: dict[str, Any], names: tuple[str, ...]) -> None:
     """What python-jose lets through: numeric dates given as strings, non-string `sid`."""
     if not all(_is_number(claims[name]) for name in ("exp", "iat")) or not _is_number(claims.get("nbf", 0)):
         raise InvalidToken()
-    if not all(isinstance(claims.get(name), str) for name in ("sub", "jti", "sid")):
+    if not all(isinstance(claims.get(name), str) for name in names):
         raise InvalidToken()
 
 
@@ -158,9 +194,10 @@ def decode_token(token: str, expected_type: TokenType) -> dict[str, Any]:
         raise TokenExpired() from None
     except (JOSEError, *_MALFORMED):
         raise InvalidToken() from None
-    _check_types(claims)
+    _check_types(claims, ("sub", "jti", "bnd") if expected_type == "mfa" else ("sub", "jti", "sid"))
     if claims.get("type") != expected_type:
-        raise InvalidToken("Not an access token" if expected_type == "access" else "Not a refresh token")
-    if expected_type == "access" and header.get("typ") != ACCESS_TYPE_HEADER:
-        raise InvalidToken("Not an access token")
+        raise InvalidToken(f"Not an {expected_type} token" if expected_type != "refresh" else "Not a refresh token")
+    header_type = {"access": ACCESS_TYPE_HEADER, "mfa": MFA_TYPE_HEADER}.get(expected_type)
+    if header_type is not None and header.get("typ") != header_type:
+        raise InvalidToken(f"Not an {expected_type} token")
     return claims

@@ -17,17 +17,22 @@ from sqlmodel import col
 
 from lib.models import AuthSession, RefreshToken, User, utcnow
 from lib.security.digest import token_digest
-from lib.security.tokens import create_access_token, create_refresh_token
+from lib.security.tokens import PASSWORD_ONLY, create_access_token, create_refresh_token
 from lib.sessions.schemas import ClientInfo, TokenPair
 
 
 def issue_token_pair(
-    session: AsyncSession, *, user: User, session_id: uuid.UUID, parent_id: uuid.UUID | None = None
+    session: AsyncSession,
+    *,
+    user: User,
+    session_id: uuid.UUID,
+    parent_id: uuid.UUID | None = None,
+    amr: tuple[str, ...] = PASSWORD_ONLY,
 ) -> TokenPair:
     """Sign a new access and refresh token in the session and record the refresh token."""
     jti = uuid.uuid4()
-    refresh = create_refresh_token(user_id=user.id, session_id=session_id, jti=jti)
-    access = create_access_token(user_id=user.id, role=user.role, session_id=session_id)
+    refresh = create_refresh_token(user_id=user.id, session_id=session_id, jti=jti, amr=amr)
+    access = create_access_token(user_id=user.id, role=user.role, session_id=session_id, amr=amr)
     expires_at = datetime.fromtimestamp(refresh.expires_at, UTC)
     session.add(
         RefreshToken(
@@ -48,7 +53,9 @@ def issue_token_pair(
     )
 
 
-async def start_session(session: AsyncSession, *, user: User, client: ClientInfo) -> TokenPair:
+async def start_session(
+    session: AsyncSession, *, user: User, client: ClientInfo, amr: tuple[str, ...] = PASSWORD_ONLY
+) -> TokenPair:
     """A new session under the user's current epoch. The caller holds the user's row lock
     (or has just created the user), so no epoch change can slip in before it commits."""
     auth_session = AuthSession(
@@ -59,7 +66,7 @@ async def start_session(session: AsyncSession, *, user: User, client: ClientInfo
         epoch=user.session_epoch,
     )
     session.add(auth_session)
-    pair = issue_token_pair(session, user=user, session_id=auth_session.id)
+    pair = issue_token_pair(session, user=user, session_id=auth_session.id, amr=amr)
     auth_session.expires_at = pair.refresh_expires_at
     await session.flush()
     return pair
@@ -86,6 +93,27 @@ async def end_user_sessions(session: AsyncSession, *, user: User) -> None:
     creating: its epoch no longer matches. The caller holds the user's row lock."""
     user.session_epoch += 1
     await revoke_user_sessions(session, user_id=user.id)
+
+
+async def end_other_sessions(session: AsyncSession, *, user: User, keep: uuid.UUID) -> bool:
+    """End every session of `user` for good but `keep` (the caller's), which moves on to the new
+    epoch: a second-factor change signs out everyone else. False when `keep` itself was no longer
+    live (then it stays dead). The caller holds the user's row lock."""
+    old_epoch = user.session_epoch
+    user.session_epoch += 1
+    await revoke_user_sessions(session, user_id=user.id, keep=keep)
+    kept = await session.execute(
+        update(AuthSession)
+        .where(
+            col(AuthSession.id) == keep,
+            col(AuthSession.user_id) == user.id,
+            col(AuthSession.revoked_at).is_(None),
+            col(AuthSession.epoch) == old_epoch,
+        )
+        .values(epoch=user.session_epoch)
+        .returning(col(AuthSession.id))
+    )
+    return kept.first() is not None
 
 
 async def revoke_user_sessions(session: AsyncSession, *, user_id: uuid.UUID, keep: uuid.UUID | None = None) -> None:

@@ -14,8 +14,9 @@ from lib.config import get_settings
 from lib.db import commit_now
 from lib.errors import EmailNotVerified, InvalidCredentials, InvalidToken, RefreshTokenReused, TokenRevoked
 from lib.log import log_event
+from lib.mfa.login import require_second_factor
 from lib.models import AuthSession, RefreshToken, User, utcnow
-from lib.security.tokens import decode_token
+from lib.security.tokens import decode_token, token_amr
 from lib.sessions.lifecycle import (
     end_user_sessions,
     issue_token_pair,
@@ -72,6 +73,8 @@ async def login(session: AsyncSession, *, identifier: str, password: str, client
         log_event("login_failure", reason=reason, user_id=user.id if user else None, ip=client.ip_address)
         raise InvalidCredentials()
     user = locked
+    if user.mfa_enabled:
+        raise await require_second_factor(session, user=user, reservation=reservation, new_hash=new_hash)
     await release_attempt(session, reservation)
     if get_settings().REQUIRE_VERIFIED_EMAIL and not user.is_verified:
         await commit_now(session)  # the right password: the attempt is not a failure
@@ -149,7 +152,7 @@ async def rotate_refresh_token(session: AsyncSession, *, presented: str) -> Toke
         raise TokenRevoked()
     if get_settings().REQUIRE_VERIFIED_EMAIL and not user.is_verified:
         raise EmailNotVerified()
-    pair = issue_token_pair(session, user=user, session_id=session_id, parent_id=token_id)
+    pair = issue_token_pair(session, user=user, session_id=session_id, parent_id=token_id, amr=token_amr(claims))
     # The session moves on only while it is live under the user's current epoch: a reset or
     # a logout that commits first leaves nothing to refresh.
     touched = (

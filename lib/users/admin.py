@@ -11,6 +11,8 @@ from sqlmodel import col
 from lib.accounts.schemas import UserCreate
 from lib.accounts.service import create_user
 from lib.errors import LastAdmin, NotFound
+from lib.mfa.factors import turn_off_mfa
+from lib.mfa.notices import send_mfa_notice
 from lib.models import Role, User
 from lib.sessions.lifecycle import end_user_sessions
 from lib.users.schemas import AdminUserUpdate, UserListQuery, UserPage, UserPublic
@@ -82,8 +84,13 @@ async def update_user(session: AsyncSession, *, user_id: uuid.UUID, data: AdminU
 
     demoted = "role" in changes and _RANK[changes["role"]] < _RANK[Role(user.role)]
     deactivated = changes.get("is_active") is False and user.is_active
+    mfa_off = changes.get("mfa_enabled") is False and user.mfa_enabled
     if demoted or deactivated:
         ensure_another_admin_remains(admins, leaving=user)
+    if mfa_off:  # a lost phone: the owner signs in with the password alone until they enrol again
+        await turn_off_mfa(session, user=user)
+        send_mfa_notice(session, user=user, change="disabled_by_admin")
+    if demoted or deactivated or mfa_off:
         await end_user_sessions(session, user=user)
     if "role" in changes:
         user.role = Role(changes["role"]).value

@@ -4,7 +4,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, computed_field, field_validator
 from pydantic_core import PydanticCustomError
@@ -93,6 +93,7 @@ class UserPublic(BaseModel):
     role: str
     is_active: bool
     is_verified: bool
+    mfa_enabled: bool
     background_questionnaire: dict[str, Any] | None
     created_at: datetime
     updated_at: datetime
@@ -124,8 +125,11 @@ class AdminUserUpdate(BaseModel):
     role: Role | None = None
     is_active: bool | None = None
     is_verified: bool | None = None
+    mfa_enabled: Literal[False] | None = Field(
+        default=None, description="false turns the user's two-factor login off (it cannot be turned on here)"
+    )
 
-    @field_validator("role", "is_active", "is_verified")
+    @field_validator("role", "is_active", "is_verified", "mfa_enabled")
     @classmethod
     def _not_null(cls, value: object) -> object:
         # Runs only for values actually sent: an explicit null is a mistake, not "unchanged".

@@ -115,6 +115,7 @@ async def test_get_user_returns_public_fields_only(
         "role",
         "is_active",
         "is_verified",
+        "mfa_enabled",
         "background_questionnaire",
         "created_at",
         "updated_at",

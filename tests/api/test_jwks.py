@@ -147,7 +147,8 @@ async def test_another_library_verifies_our_token_from_jwks(users: UserFactory) 
     assert claims["role"] == "user"
     header = jwt.get_unverified_header(user.access_token)
     assert header == {"alg": "RS256", "typ": "at+jwt", "kid": forge.our_kid()}
-    assert set(claims) == {"iss", "aud", "sub", "sid", "type", "role", "iat", "exp", "jti"}
+    assert set(claims) == {"iss", "aud", "sub", "sid", "type", "role", "amr", "iat", "exp", "jti"}
+    assert claims["amr"] == ["pwd"]
     with pytest.raises(jwt.InvalidAudienceError):
         jwt.decode(user.access_token, signing_key_pem(), algorithms=["RS256"], audience="someone-else")
 

@@ -205,6 +205,7 @@ PUBLIC_FIELDS = {
     "role",
     "is_active",
     "is_verified",
+    "mfa_enabled",
     "background_questionnaire",
     "created_at",
     "updated_at",

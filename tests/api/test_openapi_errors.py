@@ -37,6 +37,11 @@ EXPECTED = {
     ("GET", "/api/v1/admin/users/{user_id}"): {"401", "403", "404"},
     ("PATCH", "/api/v1/admin/users/{user_id}"): {"401", "403", "404", "409", "422"},
     ("DELETE", "/api/v1/admin/users/{user_id}"): {"401", "403", "404", "409"},
+    ("POST", "/api/v1/login/mfa"): {"401", "413", "422", "429"},
+    ("POST", "/api/v1/user/me/mfa/totp"): {"400", "401", "409", "422"},
+    ("POST", "/api/v1/user/me/mfa/totp/confirm"): {"400", "401", "422"},
+    ("POST", "/api/v1/user/me/mfa/recovery-codes"): {"400", "401", "422"},
+    ("DELETE", "/api/v1/user/me/mfa"): {"400", "401", "422"},
     ("GET", "/api/v1/health"): set(),
     ("GET", "/api/v1/cron/cleanup"): {"401"},
 }

@@ -1,0 +1,1 @@
+"""A second factor: TOTP (RFC 6238) codes and single-use recovery codes."""

@@ -1,0 +1,129 @@
+"""Turning the second factor on and off, and new recovery codes, for the signed-in user.
+
+Each change locks the user's row first (the one lock order of `lib.sessions.lifecycle`) and
+ends every other session of the user for good; the caller's own session carries on under the
+new epoch, so the page that made the change stays signed in. Changing an active second factor
+takes the password and a code: both are checked under one throttle reservation, given back
+only when both are right.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lib.config import get_settings
+from lib.errors import InvalidPassword, MfaAlreadyEnabled, MfaNotEnabled, MfaNotPending, TokenRevoked, WrongMfaCode
+from lib.log import log_event
+from lib.mfa.factors import consume_second_factor, replace_recovery_codes, turn_off_mfa
+from lib.mfa.notices import send_mfa_notice
+from lib.mfa.schemas import Enrolment
+from lib.mfa.totp import matching_step, new_secret, provisioning_uri, qr_svg
+from lib.mfa.vault import decrypt_secret, encrypt_secret, normalize_code
+from lib.models import User
+from lib.security.passwords import verify_password
+from lib.sessions.lifecycle import end_other_sessions, lock_user
+from lib.sessions.schemas import ClientInfo
+from lib.sessions.throttle import Reservation, release_attempt, reserve_login_attempt
+
+THROTTLED = "Too many failed attempts; try again later"
+
+
+async def _check_password(session: AsyncSession, *, user: User, password: str, client: ClientInfo) -> Reservation:
+    """A throttled password check (a wrong one counts as a failed login); the caller gives the
+    reservation back once everything it asks for is right."""
+    reservation = await reserve_login_attempt(
+        session, identifier=user.email, ip_address=client.ip_address, message=THROTTLED
+    )
+    valid, _ = await verify_password(password, user.hashed_password)
+    if not valid:
+        log_event("mfa_change_failure", reason="wrong_password", user_id=user.id, ip=client.ip_address)
+        raise InvalidPassword()
+    return reservation
+
+
+async def _lock(session: AsyncSession, user: User) -> User:
+    """The user's row, locked, as long as nothing ended the caller's session since it was read
+    (`lock_user` refreshes `user` itself, so the values are taken first)."""
+    epoch, hashed = user.session_epoch, user.hashed_password
+    locked = await lock_user(session, user_id=user.id)
+    if locked is None or not locked.is_active or (locked.session_epoch, locked.hashed_password) != (epoch, hashed):
+        raise TokenRevoked()  # deactivated, or a reset, password change or logout ended this session meanwhile
+    return locked
+
+
+async def _end_other_sessions(session: AsyncSession, *, user: User, keep: uuid.UUID) -> None:
+    if not await end_other_sessions(session, user=user, keep=keep):
+        raise TokenRevoked()
+
+
+async def start_enrolment(session: AsyncSession, *, user: User, password: str, client: ClientInfo) -> Enrolment:
+    """A new secret, kept (encrypted) but not in force until a first code confirms it."""
+    if user.mfa_enabled:
+        raise MfaAlreadyEnabled()
+    reservation = await _check_password(session, user=user, password=password, client=client)
+    locked = await _lock(session, user)
+    if locked.mfa_enabled:
+        raise MfaAlreadyEnabled()
+    await release_attempt(session, Reservation(rows=reservation.rows))  # this attempt only
+    secret = new_secret()
+    locked.totp_secret_encrypted = encrypt_secret(secret)
+    locked.totp_last_step = None
+    uri = provisioning_uri(secret, account=locked.email, issuer=get_settings().APP_NAME)
+    log_event("mfa_enrolment_started", user_id=locked.id)
+    return Enrolment(secret=secret, otpauth_uri=uri, qr_svg=qr_svg(uri))
+
+
+async def confirm_enrolment(session: AsyncSession, *, user: User, session_id: uuid.UUID, code: str) -> list[str]:
+    """Turn MFA on with a first code of the pending secret; the recovery codes, shown once."""
+    locked = await _lock(session, user)
+    if locked.mfa_enabled or not locked.totp_secret_encrypted:
+        raise MfaNotPending()
+    secret = decrypt_secret(locked.totp_secret_encrypted)
+    step = matching_step(secret, normalize_code(code), after=None) if secret else None
+    if step is None:
+        raise WrongMfaCode()
+    locked.mfa_enabled = True
+    locked.totp_last_step = step
+    codes = await replace_recovery_codes(session, user_id=locked.id)
+    await _end_other_sessions(session, user=locked, keep=session_id)
+    send_mfa_notice(session, user=locked, change="enabled")
+    log_event("mfa_enabled", user_id=locked.id)
+    return codes
+
+
+async def _verified_change(session: AsyncSession, *, user: User, password: str, code: str, client: ClientInfo) -> User:
+    """The user's locked row, once the password and a second factor (now spent) are right."""
+    if not user.mfa_enabled:
+        raise MfaNotEnabled()
+    reservation = await _check_password(session, user=user, password=password, client=client)
+    locked = await _lock(session, user)
+    if not locked.mfa_enabled:
+        raise MfaNotEnabled()
+    if not await consume_second_factor(session, user=locked, code=code):
+        log_event("mfa_change_failure", reason="wrong_code", user_id=locked.id, ip=client.ip_address)
+        raise WrongMfaCode()
+    await release_attempt(session, reservation)
+    return locked
+
+
+async def regenerate_recovery_codes(
+    session: AsyncSession, *, user: User, session_id: uuid.UUID, password: str, code: str, client: ClientInfo
+) -> list[str]:
+    locked = await _verified_change(session, user=user, password=password, code=code, client=client)
+    codes = await replace_recovery_codes(session, user_id=locked.id)
+    await _end_other_sessions(session, user=locked, keep=session_id)
+    send_mfa_notice(session, user=locked, change="recovery_codes")
+    log_event("mfa_recovery_codes_replaced", user_id=locked.id)
+    return codes
+
+
+async def disable_mfa(
+    session: AsyncSession, *, user: User, session_id: uuid.UUID, password: str, code: str, client: ClientInfo
+) -> None:
+    locked = await _verified_change(session, user=user, password=password, code=code, client=client)
+    await turn_off_mfa(session, user=locked)
+    await _end_other_sessions(session, user=locked, keep=session_id)
+    send_mfa_notice(session, user=locked, change="disabled")
+    log_event("mfa_disabled", user_id=locked.id, by="user")

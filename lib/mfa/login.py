@@ -1,0 +1,95 @@
+"""The second step of a login to an account with MFA on.
+
+The password step answers 403 `mfa_required` with an `mfa_token`: a signed token of its own
+type (`typ: mfa+jwt`, never accepted as an access or refresh token), good for five minutes,
+for one account, and only while that account's password and session epoch are the ones the
+password was checked against (a reset, a password change or a logout voids it). Exchanging it
+takes a code; wrong codes count toward the login throttle, and only a right code gives the
+account's count back: a right password alone never does, or a thief of the password could
+guess codes without end.
+"""
+
+from __future__ import annotations
+
+import hmac
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lib.config import get_settings
+from lib.db import commit_now
+from lib.errors import EmailNotVerified, InvalidMfaCode, InvalidToken, MfaRequired
+from lib.log import log_event
+from lib.mfa.factors import consume_second_factor
+from lib.models import User
+from lib.security.digest import token_digest
+from lib.security.tokens import PASSWORD_AND_OTP, create_mfa_token, decode_token
+from lib.sessions.lifecycle import lock_user, revoke_user_sessions, start_session
+from lib.sessions.schemas import ClientInfo, TokenPair
+from lib.sessions.throttle import Reservation, release_attempt, reserve_login_attempt
+
+MFA_TOKEN_LIFETIME_SECONDS = 300
+THROTTLED = "Too many failed logins; try again later"
+
+
+def _binding(user: User) -> str:
+    return token_digest(f"{user.id}:{user.session_epoch}:{user.hashed_password}")[:32]
+
+
+async def require_second_factor(
+    session: AsyncSession, *, user: User, reservation: Reservation, new_hash: str | None
+) -> MfaRequired:
+    """The password was right: keep a rehash, give back this attempt only (the account's
+    earlier failures still count) and answer with an `mfa_token`. Commits; the caller raises."""
+    await release_attempt(session, Reservation(rows=reservation.rows))
+    if new_hash is not None:
+        user.hashed_password = new_hash
+    await session.flush()
+    issued = create_mfa_token(user_id=user.id, binding=_binding(user), lifetime_seconds=MFA_TOKEN_LIFETIME_SECONDS)
+    await commit_now(session)
+    log_event("login_mfa_required", user_id=user.id)
+    return MfaRequired(issued.token)
+
+
+def _user_id(claims: dict[str, object]) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(claims["sub"]))
+    except (KeyError, ValueError):
+        raise InvalidToken() from None
+
+
+def _still_bound(user: User | None, claims: dict[str, object]) -> bool:
+    return (
+        user is not None
+        and user.is_active
+        and user.mfa_enabled
+        and hmac.compare_digest(_binding(user), str(claims["bnd"]))
+    )
+
+
+async def complete_mfa_login(session: AsyncSession, *, mfa_token: str, code: str, client: ClientInfo) -> TokenPair:
+    """Exchange an `mfa_token` and a TOTP or recovery code for a token pair whose `amr` is
+    `["pwd", "otp"]`. 401 for a bad token or code, 429 once the account or address is throttled."""
+    claims = decode_token(mfa_token, "mfa")
+    user = await session.get(User, _user_id(claims))
+    if user is None or not _still_bound(user, claims):
+        raise InvalidToken("This sign-in has expired; log in again")
+    reservation = await reserve_login_attempt(
+        session, identifier=user.email, ip_address=client.ip_address, message=THROTTLED
+    )
+    locked = await lock_user(session, user_id=user.id)
+    if locked is None or not _still_bound(locked, claims):
+        raise InvalidToken("This sign-in has expired; log in again")
+    if not await consume_second_factor(session, user=locked, code=code):
+        log_event("login_failure", reason="wrong_mfa_code", user_id=locked.id, ip=client.ip_address)
+        raise InvalidMfaCode()
+    await release_attempt(session, reservation)
+    settings = get_settings()
+    if settings.REQUIRE_VERIFIED_EMAIL and not locked.is_verified:
+        await commit_now(session)  # the code is spent and the attempt was not a failure
+        raise EmailNotVerified()
+    if settings.SINGLE_SESSION:
+        await revoke_user_sessions(session, user_id=locked.id)
+    pair = await start_session(session, user=locked, client=client, amr=PASSWORD_AND_OTP)
+    log_event("login", user_id=locked.id, session_id=pair.session_id, ip=client.ip_address, amr="otp")
+    return pair
