@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -63,6 +64,7 @@ def _database() -> Iterator[None]:
     yield
     asyncio.set_event_loop(None)
     _IMPORT_LOOP.close()
+    shutil.rmtree(_TMP, ignore_errors=True)  # the run's SQLite file and scratch space
 
 
 @pytest.fixture(autouse=True)
