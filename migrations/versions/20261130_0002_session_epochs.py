@@ -34,3 +34,6 @@ def downgrade() -> None:
         batch_op.drop_column('epoch')
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.drop_column('session_epoch')
+    if op.get_bind().dialect.name == 'sqlite':
+        # Batch mode rebuilt the table there, and reflection cannot carry an expression index over.
+        op.execute('CREATE UNIQUE INDEX IF NOT EXISTS uq_users_username_lower ON users (lower(username))')
