@@ -66,6 +66,7 @@ def test_bench_json_has_every_figure_of_the_contract(tmp_path: Path) -> None:
             else:
                 assert is_figure(value), (section, key, value)
     assert figures["load"]["requests"] > 0
+    assert figures["load"]["errors"] == 0  # every kind of request in the load answered as expected
     # A login connects at least once (startup and SCRAM are round trips of their own) and queries.
     assert figures["login"]["connects"] >= 1
     assert figures["login"]["round_trips"] > 3 * figures["login"]["connects"]
