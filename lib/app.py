@@ -167,6 +167,4 @@ def create_app(*routers: APIRouter, docs: bool = False, extra_routes: Iterable[o
     install_error_handlers(app)
     describe_errors(app, routers)
     install_middleware(app)
-    # Starlette builds the stack on the first request; built here, a cold start pays for it at init.
-    app.middleware_stack = app.build_middleware_stack()
     return app
