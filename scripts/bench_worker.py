@@ -3,6 +3,8 @@
     bench_worker.py init MODULE[,MODULE]   import the modules, report init_ms
     bench_worker.py function NAME SPEC     import api.NAME, then serve SPEC's requests in-process
     bench_worker.py first-sign             the first access token signed in a fresh process
+    bench_worker.py round-trips NAME SPEC  serve SPEC's requests through api.NAME with the database
+                                           behind a counting proxy; round trips per request
 
 Only `os`, `sys` and `time` (all loaded by the interpreter itself) are imported before the
 timed import, so that nothing is charged to, or hidden from, the module measured.
@@ -111,6 +113,38 @@ def _first_sign() -> dict[str, object]:
     return {"first_sign_ms": first}
 
 
+def _round_trips(name: str, spec_text: str) -> dict[str, object]:
+    """Each request's round trips to PgBouncer, its connects included (scripts/pg_roundtrips.py)."""
+    import asyncio
+    import json
+    from urllib.parse import urlsplit
+
+    from scripts.pg_roundtrips import CountingProxy
+
+    spec = json.loads(spec_text)
+    target = urlsplit(os.environ["DATABASE_URL"])
+
+    async def serve() -> dict[str, object]:
+        proxy = CountingProxy(target.hostname or "127.0.0.1", target.port or 5432)
+        port = await proxy.start()
+        credentials = target.netloc.rpartition("@")[0]
+        os.environ["DATABASE_URL"] = target._replace(netloc=f"{credentials}@127.0.0.1:{port}").geturl()
+        app = __import__(f"api.{name}", fromlist=["_"]).app
+        per_request: list[dict[str, int]] = []
+        statuses: list[int] = []
+        for request in spec["requests"]:
+            before = proxy.counts.snapshot()
+            status, _answer, _elapsed = await call_asgi(
+                app, request["method"], request["path"], request["headers"], request["body"].encode()
+            )
+            await asyncio.sleep(0.05)  # the closing connection's last bytes pass the proxy
+            per_request.append(proxy.counts.since(before))
+            statuses.append(status)
+        return {"requests": per_request, "statuses": statuses}
+
+    return asyncio.run(serve())
+
+
 def main() -> None:
     mode = sys.argv[1]
     if mode == "init":
@@ -119,6 +153,8 @@ def main() -> None:
         result = _function(sys.argv[2], sys.argv[3])
     elif mode == "first-sign":
         result = _first_sign()
+    elif mode == "round-trips":
+        result = _round_trips(sys.argv[2], sys.argv[3])
     else:
         raise SystemExit(f"unknown mode {mode!r}")
     import json

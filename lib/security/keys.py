@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key, l
 
 from lib.config_error import ConfigError
 from lib.env import env, env_list
+from lib.snapstart import after_restore
 
 
 @dataclass(frozen=True)
@@ -138,3 +139,10 @@ def get_key_set() -> KeySet:
 def jwks_document() -> bytes:
     keys = [key.jwk() for key in get_key_set().public_keys.values()]
     return json.dumps({"keys": keys}, separators=(",", ":")).encode("ascii")
+
+
+@after_restore
+def forget_parsed_keys() -> None:
+    """A restored copy parses the keys again: OpenSSL's RSA blinding state must not be shared."""
+    get_key_set.cache_clear()
+    jwks_document.cache_clear()

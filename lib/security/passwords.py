@@ -15,6 +15,7 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 from pwdlib.hashers.bcrypt import BcryptHasher
 
 from lib.config import get_settings
+from lib.snapstart import after_restore
 
 
 @lru_cache
@@ -44,6 +45,12 @@ def _dummy_hash() -> str:
         f"$argon2id$v=19$m={settings.PASSWORD_ARGON2_MEMORY_COST},t={settings.PASSWORD_ARGON2_TIME_COST},"
         f"p={settings.PASSWORD_ARGON2_PARALLELISM}${b64(secrets.token_bytes(16))}${b64(secrets.token_bytes(32))}"
     )
+
+
+@after_restore
+def forget_dummy_hash() -> None:
+    """Each restored copy draws its own dummy salt."""
+    _dummy_hash.cache_clear()
 
 
 @lru_cache
@@ -80,3 +87,8 @@ async def verify_password(password: str, hashed: str | None) -> tuple[bool, str 
         return await anyio.to_thread.run_sync(_in_slot, _password_hash().verify_and_update, password, hashed)
     except Exception:  # an unrecognised or corrupt stored hash never authenticates
         return False, None
+
+
+# Built at init (and so, with SnapStart, before the snapshot; each restored copy draws its own salt).
+_password_hash()
+_dummy_hash()

@@ -23,6 +23,7 @@ from jose.exceptions import ExpiredSignatureError, JOSEError
 from lib.config import get_settings
 from lib.errors import InvalidToken, TokenExpired
 from lib.security.keys import get_key_set
+from lib.snapstart import after_restore
 
 ALGORITHM = "RS256"
 ACCESS_TYPE_HEADER = "at+jwt"
@@ -80,6 +81,14 @@ def load_keys() -> None:
     """Parse the signing key and the key set now rather than during a first request."""
     _jose_signing_key()
     _verification_keys()
+
+
+@after_restore
+def reload_keys() -> None:
+    """A restored copy signs with key objects of its own (runs after `forget_parsed_keys`)."""
+    for cached in (_signing_key, _jose_signing_key, _verification_keys):
+        cached.cache_clear()
+    load_keys()
 
 
 def _encode(claims: dict[str, Any], header_type: str) -> str:

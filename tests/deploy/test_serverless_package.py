@@ -179,3 +179,28 @@ def test_the_http_api_answers_cors_preflights_from_the_settings(packaged: tuple[
     ]
     assert routes
     assert not [route for route in routes if route.startswith("OPTIONS")]
+
+
+def test_every_function_runs_with_snapstart_behind_an_alias(packaged: tuple[Path, str]) -> None:
+    artifacts, _output = packaged
+    template = json.loads((artifacts / "cloudformation-template-update-stack.json").read_text())
+    resources = template["Resources"]
+    functions = {key: r["Properties"] for key, r in resources.items() if r["Type"] == "AWS::Lambda::Function"}
+    assert len(functions) == len(serverless_config()["functions"])
+    assert all(f.get("SnapStart") == {"ApplyOn": "PublishedVersions"} for f in functions.values()), functions
+    # SnapStart applies only to published versions: every function has an alias on its version,
+    # and every route and the schedule invoke that alias, never $LATEST.
+    aliases = {
+        r["Properties"]["FunctionName"]["Ref"]: key for key, r in resources.items() if r["Type"] == "AWS::Lambda::Alias"
+    }
+    assert set(aliases) == set(functions)
+    integrations = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Integration"]
+    rules = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Events::Rule"]
+    targets = [integration["IntegrationUri"] for integration in integrations]
+    targets += [target["Arn"] for rule in rules for target in rule["Targets"]]
+    assert targets
+    for target in targets:  # "<function ARN>:snapstart", the alias's qualified ARN
+        separator, (function, qualifier) = target["Fn::Join"]
+        assert (separator, qualifier) == (":", "snapstart"), target
+        assert function["Fn::GetAtt"][0] in functions, target
+    assert {resources[alias]["Properties"]["Name"] for alias in aliases.values()} == {"snapstart"}
