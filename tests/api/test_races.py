@@ -105,43 +105,30 @@ async def test_password_change_leaves_no_session_from_racing_logins(
     findings.assert_none(postgres_log)
 
 
-async def test_deactivation_by_an_admin_leaves_no_session_from_racing_logins(
+ADMIN_ACTIONS = {
+    "deactivation": ("PATCH", {"is_active": False}, 200),
+    "deletion": ("DELETE", None, 204),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ADMIN_ACTIONS))
+async def test_an_admin_action_during_logins_answers_no_5xx_and_leaves_no_session(
     client: httpx.AsyncClient,
     users: UserFactory,
     accounts: RoleFactory,
     race_settings: object,
     postgres_log: PostgresLog,
+    name: str,
 ) -> None:
+    method, body, status = ADMIN_ACTIONS[name]
     admin = await accounts.create("admin")
     findings = Findings()
     for trial in range(findings.trials):
         user = await users.sign_up()
         url = f"/api/v1/admin/users/{await user_id(client, user)}"
-        deactivate = partial(send, client, "PATCH", url, json={"is_active": False}, headers=admin.headers)
-        race = await Race().run(
-            client, identifiers=[user.username, user.email], password=user.password, action=deactivate
-        )
-        findings.check_action(trial, race, name="the deactivation", status=200)
-        findings.add(trial, *await live_pairs(client, race.pairs))
-    findings.assert_none(postgres_log)
-
-
-async def test_deletion_by_an_admin_during_logins_answers_no_5xx_and_leaves_no_session(
-    client: httpx.AsyncClient,
-    users: UserFactory,
-    accounts: RoleFactory,
-    race_settings: object,
-    postgres_log: PostgresLog,
-) -> None:
-    admin = await accounts.create("admin")
-    findings = Findings()
-    for trial in range(findings.trials):
-        user = await users.sign_up()
-        delete = partial(
-            send, client, "DELETE", f"/api/v1/admin/users/{await user_id(client, user)}", headers=admin.headers
-        )
-        race = await Race().run(client, identifiers=[user.username, user.email], password=user.password, action=delete)
-        findings.check_action(trial, race, name="the deletion", status=204)
+        action = partial(send, client, method, url, json=body, headers=admin.headers)
+        race = await Race().run(client, identifiers=[user.username, user.email], password=user.password, action=action)
+        findings.check_action(trial, race, name=f"the {name}", status=status)
         findings.add(trial, *await live_pairs(client, race.pairs))
     findings.assert_none(postgres_log)
 
