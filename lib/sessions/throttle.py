@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from lib.config import get_settings
-from lib.db import commit_now
+from lib.db import commit_now, dialect_name
 from lib.errors import TooManyRequests
 from lib.log import log_event
 from lib.models import LoginFailure, utcnow
@@ -97,7 +97,7 @@ async def _lock_keys(session: AsyncSession, keys: Iterable[str]) -> None:
     """Serialize counting per key: PostgreSQL advisory locks held to the end of the transaction,
     taken in one order so that two requests never wait on each other. SQLite needs none: its
     transactions take the write lock up front (BEGIN IMMEDIATE)."""
-    if session.get_bind().dialect.name != "postgresql":
+    if dialect_name(session) != "postgresql":
         return
     ids = sorted({_lock_id(key) for key in keys})
     calls = ", ".join(f"pg_advisory_xact_lock(:k{index})" for index in range(len(ids)))
