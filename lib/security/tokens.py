@@ -119,12 +119,22 @@ def create_access_token(
     return IssuedToken(_encode(claims, ACCESS_TYPE_HEADER), jti, now, expires_at)
 
 
+def refresh_token_expiry(issued_at: int) -> int:
+    """When a refresh token issued at `issued_at` (seconds since the epoch) expires."""
+    return issued_at + get_settings().REFRESH_TOKEN_EXPIRE_DAYS * 86400
+
+
 def create_refresh_token(
-    *, user_id: uuid.UUID, session_id: uuid.UUID, jti: uuid.UUID, amr: tuple[str, ...] = PASSWORD_ONLY
+    *,
+    user_id: uuid.UUID,
+    session_id: uuid.UUID,
+    jti: uuid.UUID,
+    amr: tuple[str, ...] = PASSWORD_ONLY,
+    issued_at: int | None = None,
 ) -> IssuedToken:
     settings = get_settings()
-    now = int(time.time())
-    expires_at = now + settings.REFRESH_TOKEN_EXPIRE_DAYS * 86400
+    now = int(time.time()) if issued_at is None else issued_at
+    expires_at = refresh_token_expiry(now)
     claims = {
         "iss": settings.JWT_ISSUER,
         "aud": settings.JWT_AUDIENCE,

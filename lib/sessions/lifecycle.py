@@ -24,20 +24,23 @@ from lib.sessions.schemas import ClientInfo, TokenPair
 def issue_token_pair(
     session: AsyncSession,
     *,
-    user: User,
+    user_id: uuid.UUID,
+    role: str,
     session_id: uuid.UUID,
     parent_id: uuid.UUID | None = None,
     amr: tuple[str, ...] = PASSWORD_ONLY,
+    issued_at: int | None = None,
 ) -> TokenPair:
-    """Sign a new access and refresh token in the session and record the refresh token."""
+    """Sign a new access and refresh token in the session and record the refresh token
+    (written with the transaction's next statement or its commit)."""
     jti = uuid.uuid4()
-    refresh = create_refresh_token(user_id=user.id, session_id=session_id, jti=jti, amr=amr)
-    access = create_access_token(user_id=user.id, role=user.role, session_id=session_id, amr=amr)
+    refresh = create_refresh_token(user_id=user_id, session_id=session_id, jti=jti, amr=amr, issued_at=issued_at)
+    access = create_access_token(user_id=user_id, role=role, session_id=session_id, amr=amr)
     expires_at = datetime.fromtimestamp(refresh.expires_at, UTC)
     session.add(
         RefreshToken(
             id=jti,
-            user_id=user.id,
+            user_id=user_id,
             session_id=session_id,
             token_hash=token_digest(refresh.token),
             expires_at=expires_at,
@@ -66,7 +69,7 @@ async def start_session(
         epoch=user.session_epoch,
     )
     session.add(auth_session)
-    pair = issue_token_pair(session, user=user, session_id=auth_session.id, amr=amr)
+    pair = issue_token_pair(session, user_id=user.id, role=user.role, session_id=auth_session.id, amr=amr)
     auth_session.expires_at = pair.refresh_expires_at
     await session.flush()
     return pair

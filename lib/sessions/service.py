@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import time
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -16,7 +17,7 @@ from lib.errors import EmailNotVerified, InvalidCredentials, InvalidToken, Refre
 from lib.log import log_event
 from lib.mfa.login import require_second_factor
 from lib.models import AuthSession, RefreshToken, User, utcnow
-from lib.security.tokens import decode_token, token_amr
+from lib.security.tokens import decode_token, refresh_token_expiry, token_amr
 from lib.sessions.lifecycle import (
     end_user_sessions,
     issue_token_pair,
@@ -26,7 +27,7 @@ from lib.sessions.lifecycle import (
     start_session,
 )
 from lib.sessions.schemas import ClientInfo, TokenPair
-from lib.sessions.throttle import normalize_identifier, release_attempt, reserve_login_attempt
+from lib.sessions.throttle import login_limits, normalize_identifier, record_attempt, release_attempt
 
 
 async def find_user_by_login(session: AsyncSession, *, identifier: str) -> User | None:
@@ -58,14 +59,20 @@ async def login(session: AsyncSession, *, identifier: str, password: str, client
     counted failure, a success gives it back. Every failure answers alike, a deactivated
     account with the right password included, so the answer never confirms a guess.
     """
-    reservation = await reserve_login_attempt(
-        session, identifier=identifier, ip_address=client.ip_address, message="Too many failed logins; try again later"
+    user = await find_user_by_login(session, identifier=identifier)
+    reservation = await record_attempt(
+        session,
+        login_limits(identifier=identifier, ip_address=client.ip_address),
+        message="Too many failed logins; try again later",
+        event="login_throttled",
     )
+    # From here on the attempt counts whatever the check finds, and parallel attempts see it;
+    # no transaction stays open (holding a pooled server connection) while the hash is checked.
+    await commit_now(session)
     # Imported here so that refresh and logout, which share this module, never load the hasher;
     # the login function imports it at init (api/login.py).
     from lib.security.passwords import verify_password
 
-    user = await find_user_by_login(session, identifier=identifier)
     valid, new_hash = await verify_password(password, user.hashed_password if user else None)
     locked = await _lock_unchanged(session, user) if user is not None and valid else None
     if locked is None or not locked.is_active:
@@ -147,31 +154,52 @@ async def rotate_refresh_token(session: AsyncSession, *, presented: str) -> Toke
             raise RefreshTokenReused()
         log_event("refresh_retried_within_grace", session_id=session_id)
 
-    user = await session.get(User, user_id, populate_existing=True)
-    if user is None or not user.is_active:
+    issued_at = int(time.time())
+    moved = await _move_session_on(
+        session, session_id=session_id, user_id=user_id, at=now, expires_at=refresh_token_expiry(issued_at)
+    )
+    if moved is None:
         raise TokenRevoked()
-    if get_settings().REQUIRE_VERIFIED_EMAIL and not user.is_verified:
+    role, is_verified = moved
+    if get_settings().REQUIRE_VERIFIED_EMAIL and not is_verified:
         raise EmailNotVerified()
-    pair = issue_token_pair(session, user=user, session_id=session_id, parent_id=token_id, amr=token_amr(claims))
-    # The session moves on only while it is live under the user's current epoch: a reset or
-    # a logout that commits first leaves nothing to refresh.
-    touched = (
-        await session.execute(
-            update(AuthSession)
-            .where(
-                col(AuthSession.id) == session_id,
-                col(AuthSession.user_id) == user_id,
-                col(AuthSession.revoked_at).is_(None),
-                col(AuthSession.epoch) == user.session_epoch,
-            )
-            .values(last_used_at=now, expires_at=pair.refresh_expires_at)
-            .returning(col(AuthSession.id))
+    return issue_token_pair(
+        session,
+        user_id=user_id,
+        role=role,
+        session_id=session_id,
+        parent_id=token_id,
+        amr=token_amr(claims),
+        issued_at=issued_at,
+    )
+
+
+async def _move_session_on(
+    session: AsyncSession, *, session_id: uuid.UUID, user_id: uuid.UUID, at: datetime, expires_at: int
+) -> tuple[str, bool] | None:
+    """Extend the session to `expires_at` and return its user's role and `is_verified`, in one
+    statement, while the session is live under the user's current epoch and the user is
+    active: a reset, a deactivation or a logout that commits first leaves nothing to refresh.
+    None otherwise. (The user's columns come from subqueries: SQLite's RETURNING cannot name
+    the tables of an UPDATE's FROM.)"""
+    sessions, users = AuthSession.__table__, User.__table__  # type: ignore[attr-defined]
+
+    def users_own(column: Any) -> Any:
+        return select(column).where(users.c.id == sessions.c.user_id).scalar_subquery()
+
+    statement = (
+        update(sessions)
+        .where(
+            sessions.c.id == session_id,
+            sessions.c.user_id == user_id,
+            sessions.c.revoked_at.is_(None),
+            sessions.c.epoch == users_own(users.c.session_epoch).where(users.c.is_active),
         )
-    ).first()
-    if touched is None:
-        raise TokenRevoked()
-    await session.flush()
-    return pair
+        .values(last_used_at=at, expires_at=datetime.fromtimestamp(expires_at, UTC))
+        .returning(users_own(users.c.role), users_own(users.c.is_verified))
+    )
+    row = (await session.execute(statement)).first()
+    return None if row is None else (str(row[0]), bool(row[1]))
 
 
 async def logout(session: AsyncSession, *, user_id: uuid.UUID) -> None:

@@ -108,8 +108,20 @@ async def reserve_attempt(
     session: AsyncSession, limits: Sequence[Limit], *, message: str, event: str = "throttled"
 ) -> Reservation:
     """Record one attempt under every limit and commit it, or refuse with 429 when a limit is
-    used up (nothing recorded). `Retry-After` is the time until the oldest counted attempt
-    leaves its window."""
+    used up (nothing recorded)."""
+    reservation = await record_attempt(session, limits, message=message, event=event)
+    await commit_now(session)  # parallel attempts must see this one, and a failure keeps it
+    return reservation
+
+
+async def record_attempt(
+    session: AsyncSession, limits: Sequence[Limit], *, message: str, event: str = "throttled"
+) -> Reservation:
+    """Record one attempt under every limit, or refuse with 429 when a limit is used up (nothing
+    recorded). `Retry-After` is the time until the oldest counted attempt leaves its window.
+
+    The caller commits (`commit_now`) before it checks anything the attempt is for: until
+    then, parallel attempts wait on the keys' locks."""
     if not limits:
         return Reservation(rows={})
     await _lock_keys(session, (limit.key for limit in limits))
@@ -149,7 +161,6 @@ async def reserve_attempt(
         rows={key: row_id for row_id, key in inserted.all()},
         account_key=next((limit.key for limit in limits if limit.scope == "account"), None),
     )
-    await commit_now(session)  # parallel attempts must see this one, and a failure keeps it
     return reservation
 
 

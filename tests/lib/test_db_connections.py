@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -116,3 +117,42 @@ async def test_requests_leave_no_prepared_statement_on_the_poolers_server_connec
         assert me.status_code == 200, me.text
     assert sum(await _prepared_statements_on_server_connections()) == 0
 
+
+async def _longest_idle_transaction(done: asyncio.Event) -> float:
+    """The longest time, in seconds, that any of our backends stays idle inside an open
+    transaction until `done` is set, seen by polling pg_stat_activity directly."""
+    direct = await asyncpg.connect(os.environ["TEST_PG_DIRECT_URL"].split("?")[0])
+    longest = 0.0
+    try:
+        while not done.is_set():
+            seconds = await direct.fetchval(
+                "SELECT coalesce(max(extract(epoch FROM now() - state_change)), 0) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND state = 'idle in transaction' AND pid <> pg_backend_pid()"
+            )
+            longest = max(longest, float(seconds))
+            await asyncio.sleep(0.002)
+    finally:
+        await direct.close()
+    return longest
+
+
+@pytest.mark.postgres_only
+@pytest.mark.skipif(not is_postgres() or "TEST_PG_DIRECT_URL" not in os.environ, reason="PostgreSQL's activity view")
+async def test_no_transaction_stays_open_while_a_login_checks_the_password(
+    client: httpx.AsyncClient, users: UserFactory, settings_env: Any
+) -> None:
+    """A transaction open on a pooled connection holds a server connection of the pooler: it
+    must not wait for the password hash (production cost here, about 0.1 s or more)."""
+    settings_env(PASSWORD_ARGON2_TIME_COST="3", PASSWORD_ARGON2_MEMORY_COST="65536")
+    user = await users.sign_up()
+    for password in (PASSWORD, "not the password"):
+        done = asyncio.Event()
+        watcher = asyncio.create_task(_longest_idle_transaction(done))
+        await asyncio.sleep(0.02)
+        started = time.perf_counter()
+        answer = await client.post("/api/v1/login", data={"username": user.username, "password": password})
+        elapsed = time.perf_counter() - started
+        done.set()
+        longest = await watcher
+        assert answer.status_code in (200, 401), answer.text
+        assert longest < min(0.05, elapsed / 3), (password, longest, elapsed)
