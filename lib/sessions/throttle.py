@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, func, insert, or_, select, text
+from sqlalchemy import ColumnElement, String, and_, delete, func, insert, literal, not_, or_, select, text, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -29,6 +29,7 @@ from lib.db import commit_now, dialect_name
 from lib.errors import TooManyRequests
 from lib.log import log_event
 from lib.models import LoginFailure, utcnow
+from lib.models.base import UTCDateTime
 from lib.validation import normalize_email
 
 
@@ -126,6 +127,36 @@ async def record_attempt(
         return Reservation(rows={})
     await _lock_keys(session, (limit.key for limit in limits))
     now = utcnow()
+    failures = LoginFailure.__table__  # type: ignore[attr-defined]
+
+    def used_up(limit: Limit) -> ColumnElement[bool]:
+        window_start = now - timedelta(seconds=limit.window_seconds)
+        counted = select(func.count()).where(failures.c.key == limit.key, failures.c.created_at > window_start)
+        return counted.scalar_subquery() >= limit.limit
+
+    attempts = union_all(
+        *(
+            select(literal(limit.key, String()).label("key"), literal(now, UTCDateTime()).label("at"))
+            for limit in limits
+        )
+    ).subquery()
+    # One statement records the attempt under every key unless a limit is used up.
+    inserted = await session.execute(
+        insert(failures)
+        .from_select(["key", "created_at"], select(attempts).where(not_(or_(*(used_up(limit) for limit in limits)))))
+        .returning(failures.c.id, failures.c.key)
+    )
+    rows = {key: row_id for row_id, key in inserted.all()}
+    if not rows:
+        retry_after, scope = await _retry_after(session, limits, now=now)
+        log_event(event, scope=scope, retry_after=retry_after)
+        raise TooManyRequests(retry_after, message)
+    return Reservation(rows=rows, account_key=next((limit.key for limit in limits if limit.scope == "account"), None))
+
+
+async def _retry_after(session: AsyncSession, limits: Sequence[Limit], *, now: datetime) -> tuple[int, str]:
+    """Seconds until the oldest counted attempt of the used-up limit that frees last leaves its
+    window, and that limit's scope."""
     windows = {limit.key: timedelta(seconds=limit.window_seconds) for limit in limits}
     rows = (
         await session.execute(
@@ -148,20 +179,9 @@ async def record_attempt(
         if count >= limit.limit:
             oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=now.tzinfo)
             wait = math.ceil((oldest + windows[limit.key] - now).total_seconds())
-            if wait > retry_after:
-                retry_after, scope = max(1, wait), limit.scope
-    if retry_after:
-        log_event(event, scope=scope, retry_after=retry_after)
-        raise TooManyRequests(retry_after, message)
-    inserted = await session.execute(
-        insert(LoginFailure).returning(LoginFailure.__table__.c.id, col(LoginFailure.key)),  # type: ignore[attr-defined]
-        [{"key": limit.key, "created_at": now} for limit in limits],
-    )
-    reservation = Reservation(
-        rows={key: row_id for row_id, key in inserted.all()},
-        account_key=next((limit.key for limit in limits if limit.scope == "account"), None),
-    )
-    return reservation
+            if wait > retry_after or not scope:
+                retry_after, scope = wait, limit.scope
+    return max(1, retry_after), scope or limits[0].scope
 
 
 async def reserve_login_attempt(
