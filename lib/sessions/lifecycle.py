@@ -8,20 +8,21 @@ user's row first, then its sessions, refresh tokens and email links.
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from lib.models import AuthSession, RefreshToken, User, utcnow
 from lib.security.digest import token_digest
-from lib.security.tokens import PASSWORD_ONLY, create_access_token, create_refresh_token
+from lib.security.tokens import PASSWORD_ONLY, create_access_token, create_refresh_token, refresh_token_expiry
 from lib.sessions.schemas import ClientInfo, TokenPair
 
 
-def issue_token_pair(
+async def issue_token_pair(
     session: AsyncSession,
     *,
     user_id: uuid.UUID,
@@ -31,14 +32,13 @@ def issue_token_pair(
     amr: tuple[str, ...] = PASSWORD_ONLY,
     issued_at: int | None = None,
 ) -> TokenPair:
-    """Sign a new access and refresh token in the session and record the refresh token
-    (written with the transaction's next statement or its commit)."""
+    """Sign a new access and refresh token in the session and record the refresh token."""
     jti = uuid.uuid4()
     refresh = create_refresh_token(user_id=user_id, session_id=session_id, jti=jti, amr=amr, issued_at=issued_at)
     access = create_access_token(user_id=user_id, role=role, session_id=session_id, amr=amr)
     expires_at = datetime.fromtimestamp(refresh.expires_at, UTC)
-    session.add(
-        RefreshToken(
+    await session.execute(
+        insert(RefreshToken.__table__).values(  # type: ignore[attr-defined]
             id=jti,
             user_id=user_id,
             session_id=session_id,
@@ -61,18 +61,19 @@ async def start_session(
 ) -> TokenPair:
     """A new session under the user's current epoch. The caller holds the user's row lock
     (or has just created the user), so no epoch change can slip in before it commits."""
+    issued_at = int(time.time())
     auth_session = AuthSession(
         user_id=user.id,
         user_agent=(client.user_agent or None) and client.user_agent[:255],
         ip_address=client.ip_address,
-        expires_at=utcnow(),
+        expires_at=datetime.fromtimestamp(refresh_token_expiry(issued_at), UTC),
         epoch=user.session_epoch,
     )
     session.add(auth_session)
-    pair = issue_token_pair(session, user_id=user.id, role=user.role, session_id=auth_session.id, amr=amr)
-    auth_session.expires_at = pair.refresh_expires_at
     await session.flush()
-    return pair
+    return await issue_token_pair(
+        session, user_id=user.id, role=user.role, session_id=auth_session.id, amr=amr, issued_at=issued_at
+    )
 
 
 async def lock_user(session: AsyncSession, *, user_id: uuid.UUID) -> User | None:

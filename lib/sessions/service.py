@@ -137,7 +137,7 @@ async def rotate_refresh_token(session: AsyncSession, *, presented: str) -> Toke
     now = utcnow()
     consumed = (
         await session.execute(
-            update(RefreshToken)
+            update(RefreshToken.__table__)  # type: ignore[attr-defined]
             .where(*mine, col(RefreshToken.used_at).is_(None))
             .values(used_at=now)
             .returning(col(RefreshToken.id))
@@ -163,7 +163,7 @@ async def rotate_refresh_token(session: AsyncSession, *, presented: str) -> Toke
     role, is_verified = moved
     if get_settings().REQUIRE_VERIFIED_EMAIL and not is_verified:
         raise EmailNotVerified()
-    return issue_token_pair(
+    return await issue_token_pair(
         session,
         user_id=user_id,
         role=role,
