@@ -718,8 +718,10 @@ async def run_load(plan: Plan, base_url: str) -> tuple[list[float], int, float, 
         nonlocal errors
         count = share + (1 if state.index < extra else 0)
         for kind in client_steps(count, mfa=state.index % MFA_EVERY == 0):
-            if kind == "mfa" and state.authenticator is not None:
-                await asyncio.sleep(state.authenticator.wait_seconds())  # not part of the request
+            wait = state.authenticator.wait_seconds() if kind == "mfa" and state.authenticator else 0.0
+            if wait:  # not part of the request, and seen: it stretches the load's duration
+                log(f"load: client {state.index} waits {wait:.1f} s for a TOTP step (its other codes are spent)")
+                await asyncio.sleep(wait)
             start = time.perf_counter()
             try:
                 response = await state.send(client, kind)
