@@ -23,7 +23,10 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKER = ROOT / "scripts" / "bench_worker.py"
@@ -42,8 +45,8 @@ class Plan:
 
 
 FULL = Plan(runs=5, warm_requests=5, token_iterations=500, logins=20, me_requests=200, load_requests=2000)
-# The quick load runs every step of the load's pattern once per client.
-QUICK = Plan(runs=1, warm_requests=2, token_iterations=30, logins=2, me_requests=10, load_requests=52, concurrency=4)
+# The quick load runs every step of each client's pattern (MFA clients' included) at least once.
+QUICK = Plan(runs=1, warm_requests=2, token_iterations=30, logins=2, me_requests=10, load_requests=64, concurrency=4)
 
 
 @dataclass
@@ -528,17 +531,155 @@ async def measure_me(plan: Plan, figures: Figures, fixtures: Fixtures) -> None:
 # --- load -----------------------------------------------------------------------------------
 
 # "grant" is the token endpoint's refresh grant; a revoked session is followed by a sign-up,
-# which gives the client a new one.
+# which gives the client a new account and session.
 PATTERN = ["me", "refresh", "me", "jwks", "login", "me", "grant", "jwks", "me", "revoke", "sign-up"]
-EXPECTED = {"sign-up": 201, "login": 200, "me": 200, "refresh": 200, "grant": 200, "revoke": 200, "jwks": 200}
-ISSUES_TOKENS = {"sign-up", "login", "refresh", "grant"}
+# Every MFA_EVERY-th client turns two-factor login (TOTP) on after its sign-up ("enrol" with the
+# password, "confirm" with a first code) and keeps that account: each of its logins is the
+# password ("challenge": 403 mfa_required with an mfa_token) then a code ("mfa", /login/mfa),
+# and a revoked session is followed by such a login rather than by a sign-up.
+MFA_EVERY = 4
+MFA_START = ["sign-up", "enrol", "confirm"]
+MFA_PATTERN = [step for kind in PATTERN for step in (["challenge", "mfa"] if kind in ("login", "sign-up") else [kind])]
+EXPECTED = {
+    "sign-up": 201,
+    "login": 200,
+    "me": 200,
+    "refresh": 200,
+    "grant": 200,
+    "revoke": 200,
+    "jwks": 200,
+    "enrol": 200,
+    "confirm": 200,
+    "challenge": 403,
+    "mfa": 200,
+}
+ISSUES_TOKENS = {"sign-up", "login", "refresh", "grant", "mfa"}
 
 
-async def finish_login(client: object, body: dict[str, Any]) -> dict[str, Any]:
-    """The hook for the MFA step: when login can answer with a second-factor challenge, complete
-    it here and return the token response. This code has no second factor yet (nor do the load's
-    accounts), so a login answer is already the token response."""
-    return body
+def client_steps(count: int, *, mfa: bool) -> list[str]:
+    """The kinds of a client's `count` requests, in order."""
+    start, cycle = (MFA_START, MFA_PATTERN) if mfa else (["sign-up"], PATTERN)
+    return (start + cycle * (count // len(cycle) + 1))[:count]
+
+
+class Authenticator:
+    """A load client's authenticator: a code the server accepts for each second factor it sends.
+
+    The server (`lib.mfa.totp.matching_step`) accepts the code of a step within one step of its
+    own and later than the last one it accepted, so a code is never accepted twice. The next code
+    is that of the current step, or of the next one when the current step's is spent: both stay
+    acceptable if the server's clock has moved on to the next step by the time it checks. When
+    both are spent (a third code within one 30-second step), a recovery code stands in; when those
+    are spent too, the client waits for the next step, as a person would (`wait_seconds`)."""
+
+    def __init__(self, secret: str) -> None:
+        import pyotp
+
+        self.totp = pyotp.TOTP(secret)
+        self.last_step: int | None = None
+        self.recovery_codes: list[str] = []
+
+    def _next_step(self) -> tuple[int, int]:
+        now = self.totp.timecode(time.time())
+        return now, now if self.last_step is None or self.last_step < now else self.last_step + 1
+
+    def wait_seconds(self) -> float:
+        """How long until a code is at hand: 0 unless every acceptable step and recovery code is spent."""
+        now, step = self._next_step()
+        if step <= now + 1 or self.recovery_codes:
+            return 0.0
+        return (now + 1) * self.totp.interval - time.time() + 0.1
+
+    def code(self) -> str:
+        now, step = self._next_step()
+        if step <= now + 1:
+            self.last_step = step
+            return self.totp.generate_otp(step)
+        if not self.recovery_codes:
+            raise RuntimeError("the load client has used every TOTP step and recovery code it had")
+        return self.recovery_codes.pop()
+
+
+@dataclass
+class LoadClient:
+    """One client of the load: its account, its tokens and, for an MFA client, its authenticator."""
+
+    index: int
+    login_name: str = ""
+    tokens: dict[str, str] = field(default_factory=dict)
+    authenticator: Authenticator | None = None
+    mfa_token: str = ""
+    mfa_code: str = ""
+    mfa_logins: int = 0
+    recovery_code_logins: int = 0
+
+    @property
+    def forwarded(self) -> dict[str, str]:
+        # Each client from an address of its own (RFC 2544's benchmarking range), as real clients
+        # are: one address for all would meet the per-address sign-up limit, not the load.
+        return {"X-Forwarded-For": f"198.18.{self.index // 256}.{self.index % 256}"}
+
+    @property
+    def bearer(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens['a']}"}
+
+    def _authenticator(self) -> Authenticator:
+        if self.authenticator is None:
+            raise RuntimeError("no enrolment: the client's enrol step failed")
+        return self.authenticator
+
+    async def send(self, client: httpx.AsyncClient, kind: str) -> httpx.Response:
+        """The request of this kind, with what the client holds; its response."""
+        if kind == "sign-up":
+            tag = uuid.uuid4().hex[:12]
+            self.login_name = f"load_{tag}"
+            payload = {"email": f"load-{tag}@example.com", "username": self.login_name, "password": PASSWORD}
+            return await client.post("/api/v1/sign-up", json=payload, headers=self.forwarded)
+        if kind in ("login", "challenge"):
+            credentials = {"username": self.login_name, "password": PASSWORD}
+            return await client.post("/api/v1/login", data=credentials, headers=self.forwarded)
+        if kind == "mfa":
+            self.mfa_code = self._authenticator().code()
+            body = {"mfa_token": self.mfa_token, "code": self.mfa_code}
+            return await client.post("/api/v1/login/mfa", json=body, headers=self.forwarded)
+        if kind == "enrol":
+            path, body = "/api/v1/user/me/mfa/totp", {"password": PASSWORD}
+            return await client.post(path, json=body, headers={**self.bearer, **self.forwarded})
+        if kind == "confirm":
+            body = {"code": self._authenticator().code()}
+            return await client.post("/api/v1/user/me/mfa/totp/confirm", json=body, headers=self.bearer)
+        if kind == "me":
+            return await client.get("/api/v1/user/me", headers=self.bearer)
+        if kind == "refresh":
+            return await client.post("/api/v1/refresh", json={"refresh_token": self.tokens["r"]})
+        if kind == "grant":
+            form = {"grant_type": "refresh_token", "refresh_token": self.tokens["r"]}
+            return await client.post("/api/v1/login", data=form)
+        if kind == "revoke":
+            return await client.post("/api/v1/revoke", data={"token": self.tokens["r"]})
+        return await client.get("/.well-known/jwks.json")
+
+    def take(self, kind: str, response: httpx.Response) -> bool:
+        """Whether the answer is the expected one; keeps what it hands the client."""
+        if response.status_code != EXPECTED[kind]:
+            return False
+        if kind in {"me", "jwks", "revoke"}:
+            return True
+        body = response.json()
+        if kind in ISSUES_TOKENS:
+            self.tokens = {"a": body["access_token"], "r": body["refresh_token"]}
+            if kind == "mfa":
+                self.mfa_logins += 1
+                self.recovery_code_logins += not self.mfa_code.isdigit()
+        elif kind == "challenge":
+            if body["code"] != "mfa_required":
+                return False
+            self.mfa_token = body["mfa_token"]
+        elif kind == "enrol":
+            self.authenticator = Authenticator(body["secret"])
+        elif kind == "confirm":
+            self._authenticator().recovery_codes = list(body["recovery_codes"])
+        return True
 
 
 def free_port() -> int:
@@ -566,62 +707,39 @@ async def wait_for_server(base_url: str, process: subprocess.Popen[bytes]) -> No
     raise RuntimeError("the local server did not start")
 
 
-async def run_load(plan: Plan, base_url: str) -> tuple[list[float], int, float]:
+async def run_load(plan: Plan, base_url: str) -> tuple[list[float], int, float, list[LoadClient]]:
     import httpx
 
     latencies: list[float] = []
     errors = 0
     share, extra = divmod(plan.load_requests, plan.concurrency)
 
-    async def client_run(index: int, client: httpx.AsyncClient) -> None:
+    async def client_run(state: LoadClient, client: httpx.AsyncClient) -> None:
         nonlocal errors
-        tokens: dict[str, str] = {}
-        login_name = ""
-        # Each client from an address of its own (RFC 2544's benchmarking range), as real clients
-        # are: one address for all would meet the per-address sign-up limit, not the load.
-        forwarded = {"X-Forwarded-For": f"198.18.{index // 256}.{index % 256}"}
-        count = share + (1 if index < extra else 0)
-        for step in range(count):
-            kind = "sign-up" if step == 0 else PATTERN[(step - 1) % len(PATTERN)]
+        count = share + (1 if state.index < extra else 0)
+        for kind in client_steps(count, mfa=state.index % MFA_EVERY == 0):
+            wait = state.authenticator.wait_seconds() if kind == "mfa" and state.authenticator else 0.0
+            if wait:  # not part of the request, and seen: it stretches the load's duration
+                log(f"load: client {state.index} waits {wait:.1f} s for a TOTP step (its other codes are spent)")
+                await asyncio.sleep(wait)
             start = time.perf_counter()
             try:
-                if kind == "sign-up":
-                    tag = uuid.uuid4().hex[:12]
-                    login_name = f"load_{tag}"
-                    payload = {"email": f"load-{tag}@example.com", "username": login_name, "password": PASSWORD}
-                    response = await client.post("/api/v1/sign-up", json=payload, headers=forwarded)
-                elif kind == "login":
-                    credentials = {"username": login_name, "password": PASSWORD}
-                    response = await client.post("/api/v1/login", data=credentials, headers=forwarded)
-                elif kind == "me":
-                    response = await client.get("/api/v1/user/me", headers={"Authorization": f"Bearer {tokens['a']}"})
-                elif kind == "refresh":
-                    response = await client.post("/api/v1/refresh", json={"refresh_token": tokens["r"]})
-                elif kind == "grant":
-                    form = {"grant_type": "refresh_token", "refresh_token": tokens["r"]}
-                    response = await client.post("/api/v1/login", data=form)
-                elif kind == "revoke":
-                    response = await client.post("/api/v1/revoke", data={"token": tokens["r"]})
-                else:
-                    response = await client.get("/.well-known/jwks.json")
-                ok = response.status_code == EXPECTED[kind]
-                if ok and kind in ISSUES_TOKENS:
-                    body = response.json()
-                    if kind == "login":
-                        body = await finish_login(client, body)
-                    tokens = {"a": body["access_token"], "r": body["refresh_token"]}
-            except (httpx.HTTPError, KeyError, ValueError):
-                ok = False
+                response = await state.send(client, kind)
+                ok, outcome = state.take(kind, response), str(response.status_code)
+            except (httpx.HTTPError, KeyError, TypeError, ValueError, RuntimeError) as error:
+                ok, outcome = False, type(error).__name__
             latencies.append((time.perf_counter() - start) * 1000)
             if not ok:
                 errors += 1
+                log(f"load: client {state.index}: {kind} answered {outcome}, expected {EXPECTED[kind]}")
 
+    clients = [LoadClient(index) for index in range(plan.concurrency)]
     limits = httpx.Limits(max_connections=plan.concurrency, max_keepalive_connections=plan.concurrency)
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=120) as client:
         start = time.perf_counter()
-        await asyncio.gather(*(client_run(index, client) for index in range(plan.concurrency)))
+        await asyncio.gather(*(client_run(state, client) for state in clients))
         elapsed = time.perf_counter() - start
-    return latencies, errors, elapsed
+    return latencies, errors, elapsed, clients
 
 
 async def measure_load(plan: Plan, figures: Figures) -> None:
@@ -641,12 +759,16 @@ async def measure_load(plan: Plan, figures: Figures) -> None:
     ]
     # The server's own output (request log lines, console emails) goes to a file, not over the table.
     server_log = open(ROOT / ".bench-server.log", "wb")
-    environment = {**os.environ, "TRUSTED_IP_HEADER": "X-Forwarded-For"}
+    from cryptography.fernet import Fernet
+
+    # Two-factor login needs the key its TOTP secrets are encrypted with.
+    mfa_key = Fernet.generate_key().decode("ascii")
+    environment = {**os.environ, "TRUSTED_IP_HEADER": "X-Forwarded-For", "MFA_ENCRYPTION_KEY": mfa_key}
     process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=server_log, stderr=subprocess.STDOUT)
     try:
         base_url = f"http://127.0.0.1:{port}"
         await wait_for_server(base_url, process)
-        latencies, errors, elapsed = await run_load(plan, base_url)
+        latencies, errors, elapsed, clients = await run_load(plan, base_url)
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -657,6 +779,8 @@ async def measure_load(plan: Plan, figures: Figures) -> None:
         "p50_ms": percentile(latencies, 0.50),
         "p99_ms": percentile(latencies, 0.99),
         "rps": len(latencies) / elapsed,
+        "mfa_logins": sum(state.mfa_logins for state in clients),
+        "mfa_recovery_code_logins": sum(state.recovery_code_logins for state in clients),
     }
 
 
@@ -723,6 +847,8 @@ def table(figures: Figures, plan: Plan) -> str:
         "",
         f"Load: {load['requests']} mixed requests at concurrency {plan.concurrency}: errors {load['errors']}, "
         f"p50 {load['p50_ms']:.1f} ms, p99 {load['p99_ms']:.1f} ms, {load['rps']:.1f} requests/s",
+        f"      of which {load['mfa_logins']} second-factor logins by the clients with TOTP on (one in {MFA_EVERY}),"
+        f" {load['mfa_recovery_code_logins']} of them with a recovery code",
         f"Password hashing: {figures.argon2} (production defaults)",
     ]
     return "\n".join(lines)

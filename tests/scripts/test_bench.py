@@ -26,9 +26,18 @@ SECTIONS = {
     "login": {"p50_ms", "argon2_verify_ms", "overhead_ms", "round_trips", "connects", "messages", "first_round_trips"},
     "me": {"p50_ms", "floor_ms", "ratio"},
     "refresh": {"p50_ms", "floor_ms", "ratio"},
-    "load": {"requests", "errors", "p50_ms", "p99_ms", "rps"},
+    "load": {"requests", "errors", "p50_ms", "p99_ms", "rps", "mfa_logins", "mfa_recovery_code_logins"},
 }
-COUNTS = {"requests", "errors", "round_trips", "connects", "messages", "first_round_trips"}
+COUNTS = {
+    "requests",
+    "errors",
+    "round_trips",
+    "connects",
+    "messages",
+    "first_round_trips",
+    "mfa_logins",
+    "mfa_recovery_code_logins",
+}
 
 
 def is_figure(value: object) -> bool:
@@ -67,6 +76,9 @@ def test_bench_json_has_every_figure_of_the_contract(tmp_path: Path) -> None:
                 assert is_figure(value), (section, key, value)
     assert figures["load"]["requests"] > 0
     assert figures["load"]["errors"] == 0  # every kind of request in the load answered as expected
+    # The clients with TOTP on completed their logins' second step, each with a code not used before.
+    assert figures["load"]["mfa_logins"] >= 2
+    assert 0 <= figures["load"]["mfa_recovery_code_logins"] <= figures["load"]["mfa_logins"]
     # A login connects at least once (startup and SCRAM are round trips of their own) and queries.
     assert figures["login"]["connects"] >= 1
     assert figures["login"]["round_trips"] > 3 * figures["login"]["connects"]
