@@ -11,6 +11,7 @@ from sqlmodel import col
 
 from lib.db import get_engine
 from lib.models import AuthSession, RefreshToken, User
+from lib.security.tokens import decode_token
 from tests.fixtures.roles import RoleFactory, count_rows, user_row
 from tests.fixtures.users import SignedUp, UserFactory
 
@@ -475,3 +476,19 @@ async def test_admin_token_ends_when_their_account_is_deleted_by_another_admin(
     other = await accounts.create("admin")
     assert (await client.delete(f"{USERS}/{await _id_of(client, other)}", headers=admin.headers)).status_code == 204
     assert (await _list(client, other.headers)).status_code == 401
+
+
+async def test_a_refresh_after_a_promotion_carries_the_new_role(
+    client: httpx.AsyncClient, users: UserFactory, accounts: RoleFactory
+) -> None:
+    """The refresh reads the role in the statement that moves the session on: the new access
+    token names the role the account has now, not the one the refresh token was issued under."""
+    admin = await accounts.create("admin")
+    target = await users.sign_up()
+    promoted = await client.patch(
+        f"{USERS}/{await _id_of(client, target)}", headers=admin.headers, json={"role": "moderator"}
+    )
+    assert promoted.status_code == 200, promoted.text
+    refreshed = await client.post("/api/v1/refresh", json={"refresh_token": target.refresh_token})
+    assert refreshed.status_code == 200, refreshed.text
+    assert decode_token(refreshed.json()["access_token"], "access")["role"] == "moderator"
