@@ -18,6 +18,7 @@ import pytest
 
 from tests.fixtures.database import is_postgres
 from tests.fixtures.mail import Mailbox
+from tests.fixtures.mfa import LOGIN_MFA, enrol, mfa_token, totp_code
 from tests.fixtures.races import (
     GENEROUS_LIMITS,
     REALISTIC_HASHING,
@@ -266,3 +267,25 @@ async def test_parallel_refreshes_without_grace_let_one_through_and_reuse_revoke
         assert len(winners) == 1, Counter(answer.status for answer in answers)
         assert codes == {"token_reused": 19}
         assert await usable(client, winners[0]) == []
+
+
+@pytest.mark.parametrize("factor", ["totp", "recovery"])
+async def test_one_second_factor_code_signs_in_once_however_many_send_it_at_once(
+    client: httpx.AsyncClient, users: UserFactory, settings_env: Callable[..., None], factor: str
+) -> None:
+    """A code seen by an attacker (shoulder, phishing page) and sent by several clients at the
+    same moment, each with an mfa_token of its own, signs in exactly once."""
+    settings_env(**GENEROUS_LIMITS)
+    findings = Findings()
+    for trial in range(findings.trials):
+        member = await users.sign_up()
+        enrolled = await enrol(client, member)
+        code = totp_code(enrolled.secret, offset=1) if factor == "totp" else enrolled.recovery_codes[0]
+        tokens = [await mfa_token(client, member.username) for _ in range(6)]
+        answers = await asyncio.gather(
+            *(send(client, "POST", LOGIN_MFA, json={"mfa_token": token, "code": code}) for token in tokens)
+        )
+        statuses = Counter(answer.status for answer in answers)
+        if statuses != Counter({200: 1, 401: 5}):
+            findings.add(trial, f"six exchanges of one {factor} code answered {dict(statuses)}")
+    findings.assert_none()
