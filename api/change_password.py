@@ -8,7 +8,7 @@ from mangum import Mangum
 
 from lib.accounts import passwords
 from lib.app import create_app
-from lib.deps import Client, CurrentUser, Session
+from lib.deps import Client, CurrentPrincipal, Session
 from lib.errors import InvalidPassword, TooManyRequests
 from lib.openapi import raises
 from lib.sessions.cookie import Transport
@@ -21,10 +21,11 @@ router = APIRouter(tags=["user"])
 @router.post("/api/v1/user/me/password", response_model=TokenResponse)
 @raises(InvalidPassword, TooManyRequests)
 async def change_password(
-    session: Session, user: CurrentUser, data: ChangePasswordRequest, client: Client, transport: Transport
+    session: Session, caller: CurrentPrincipal, data: ChangePasswordRequest, client: Client, transport: Transport
 ) -> TokenResponse | JSONResponse:
-    """Change the password: every session ends and a fresh token pair starts a new one."""
-    pair = await passwords.change_password(session, user=user, data=data, client=client)
+    """Change the password: every session ends and a fresh token pair starts a new one, with
+    the factors (`amr`) the caller's session passed."""
+    pair = await passwords.change_password(session, user=caller.user, data=data, client=client, amr=caller.amr)
     return transport.respond(pair)
 
 

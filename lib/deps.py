@@ -28,7 +28,7 @@ from lib.errors import (
 )
 from lib.models import AuthSession, Role, User
 from lib.openapi import raises
-from lib.security.tokens import decode_token, load_keys
+from lib.security.tokens import decode_token, load_keys, token_amr
 from lib.sessions.schemas import ClientInfo
 
 Session = Annotated[
@@ -46,6 +46,11 @@ class Principal:
     user: User
     session_id: uuid.UUID
     claims: dict[str, Any]
+
+    @property
+    def amr(self) -> tuple[str, ...]:
+        """The factors the caller's session passed, as its access token says."""
+        return token_amr(self.claims)
 
 
 def _uuid_claim(claims: dict[str, Any], name: str) -> uuid.UUID:

@@ -26,6 +26,7 @@ from lib.models import EmailTokenPurpose, User, utcnow
 from lib.security.digest import new_opaque_token, token_digest
 from lib.security.password_policy import require_acceptable_password
 from lib.security.passwords import hash_password, verify_password
+from lib.security.tokens import PASSWORD_ONLY
 from lib.sessions.lifecycle import end_user_sessions, lock_user, start_session
 from lib.sessions.schemas import ClientInfo, TokenPair
 from lib.sessions.throttle import (
@@ -41,7 +42,12 @@ RESET = EmailTokenPurpose.RESET_PASSWORD
 
 
 async def change_password(
-    session: AsyncSession, *, user: User, data: ChangePasswordRequest, client: ClientInfo
+    session: AsyncSession,
+    *,
+    user: User,
+    data: ChangePasswordRequest,
+    client: ClientInfo,
+    amr: tuple[str, ...] = PASSWORD_ONLY,
 ) -> TokenPair:
     """Replace the password, end every session (the caller's too) and sign in afresh.
 
@@ -69,7 +75,7 @@ async def change_password(
     locked.hashed_password = new_hash
     await end_user_sessions(session, user=locked)
     await retire_email_tokens(session, user_id=locked.id, purpose=RESET)
-    pair = await start_session(session, user=locked, client=client)
+    pair = await start_session(session, user=locked, client=client, amr=amr)
     log_event("password_changed", user_id=locked.id, via="change")
     send_password_changed_notice(session, user=locked)
     return pair

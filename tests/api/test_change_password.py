@@ -5,7 +5,9 @@ from collections.abc import Callable
 import httpx
 import pytest
 
+from tests.fixtures.mfa import LOGIN_MFA, enrol, mfa_token, totp_code
 from tests.fixtures.roles import user_row
+from tests.fixtures.tokens import unverified_claims
 from tests.fixtures.users import PASSWORD, UserFactory, bearer
 
 NEW_PASSWORD = "a brand new passphrase"
@@ -124,3 +126,33 @@ async def test_wrong_current_passwords_are_throttled_like_logins(
     assert throttled.status_code == 429
     assert int(throttled.headers["retry-after"]) > 0
     assert (await users.login(me.email)).status_code == 429
+
+
+async def test_a_password_change_keeps_the_second_factor_of_the_session_it_came_from(
+    client: httpx.AsyncClient, users: UserFactory
+) -> None:
+    """The new pair replaces a session that passed both factors: its `amr` says so still, as
+    its refreshes would have (a resource server that asks for "otp" keeps the user in)."""
+    member = await users.sign_up()
+    enrolled = await enrol(client, member)
+    signed_in = await client.post(
+        LOGIN_MFA, json={"mfa_token": await mfa_token(client, member.username), "code": totp_code(enrolled.secret, 1)}
+    )
+    assert signed_in.status_code == 200, signed_in.text
+    changed = await client.post(
+        "/api/v1/user/me/password",
+        headers=bearer(signed_in.json()["access_token"]),
+        json={"current_password": PASSWORD, "new_password": "a brand new passphrase 42"},
+    )
+    assert changed.status_code == 200, changed.text
+    for token in (changed.json()["access_token"], changed.json()["refresh_token"]):
+        assert unverified_claims(token)["amr"] == ["pwd", "otp"]
+    # A session that passed the password only stays a password-only one.
+    plain = await users.sign_up()
+    changed = await client.post(
+        "/api/v1/user/me/password",
+        headers=plain.headers,
+        json={"current_password": PASSWORD, "new_password": "a brand new passphrase 42"},
+    )
+    assert changed.status_code == 200, changed.text
+    assert unverified_claims(changed.json()["access_token"])["amr"] == ["pwd"]
