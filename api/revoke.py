@@ -7,7 +7,7 @@ from mangum import Mangum
 
 from lib.app import TokenEndpointRoute, create_app
 from lib.deps import Session
-from lib.sessions.cookie import Transport, session_ended_response
+from lib.sessions.cookie import Transport, revocation_response
 from lib.sessions.forms import REVOKE_OPENAPI, RevocationForm
 from lib.sessions.revocation import revoke_token
 
@@ -17,8 +17,8 @@ router = APIRouter(tags=["auth"], route_class=TokenEndpointRoute)
 @router.post("/api/v1/revoke", status_code=200, response_class=Response, openapi_extra=REVOKE_OPENAPI)
 async def revoke(session: Session, form: RevocationForm, transport: Transport) -> Response:
     """Revoke a token's session: 200 whether or not the token was known, valid or already revoked."""
-    await revoke_token(session, token=form.token, token_type_hint=form.token_type_hint)
-    return session_ended_response(transport, 200)
+    revoked = await revoke_token(session, token=form.token, token_type_hint=form.token_type_hint)
+    return revocation_response(transport, revoked)
 
 
 app = create_app(router)

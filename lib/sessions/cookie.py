@@ -14,6 +14,7 @@ tab's rotation or a new login) that the failed request did not carry.
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -22,8 +23,9 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from lib.config import get_settings
-from lib.errors import CsrfFailed, InvalidRequest, Unauthorized
+from lib.errors import CsrfFailed, InvalidRequest, InvalidToken, Unauthorized
 from lib.openapi import raises
+from lib.security.tokens import decode_token
 from lib.sessions.schemas import RefreshRequest, TokenPair, TokenResponse
 
 TRANSPORT_HEADER = "X-Refresh-Token-Transport"
@@ -103,13 +105,31 @@ class TokenTransport:
         """Whether an answer that ends the session should clear the cookie: the caller uses it."""
         return self.cookie or COOKIE_NAME in self.request.cookies
 
+    def cookie_session(self) -> uuid.UUID | None:
+        """The session of the refresh token in the cookie, or None when it holds none of ours."""
+        try:
+            return uuid.UUID(str(decode_token(self.request.cookies.get(COOKIE_NAME, ""), "refresh")["sid"]))
+        except (InvalidToken, KeyError, ValueError):
+            return None
+
 
 Transport = Annotated[TokenTransport, Depends(TokenTransport)]
 
 
 def session_ended_response(transport: TokenTransport, status_code: int) -> Response:
-    """An empty answer to a request that ended a session, clearing the cookie of a browser caller."""
+    """An empty answer to a request that ended the caller's sessions, clearing the cookie of a
+    browser caller."""
     response = Response(status_code=status_code)
     if transport.clears_cookie():
+        clear_refresh_cookie(response)
+    return response
+
+
+def revocation_response(transport: TokenTransport, revoked: uuid.UUID | None) -> Response:
+    """200 to a revocation, clearing the cookie of a browser caller only when it held a token of
+    the session `revoked` (or none that still works): revoking another device's session leaves
+    this browser signed in."""
+    response = Response(status_code=200)
+    if transport.clears_cookie() and transport.cookie_session() in (None, revoked):
         clear_refresh_cookie(response)
     return response

@@ -38,10 +38,12 @@ def _session_of(token: str, hint: str | None) -> uuid.UUID | None:
     return None
 
 
-async def revoke_token(session: AsyncSession, *, token: str, token_type_hint: str | None = None) -> None:
+async def revoke_token(session: AsyncSession, *, token: str, token_type_hint: str | None = None) -> uuid.UUID | None:
+    """Revoke the session of `token`; which one (None for a token that is not ours)."""
     session_id = _session_of(token, token_type_hint)
     if session_id is None:
         log_event("revocation_ignored", hint=token_type_hint)
-        return
+        return None
     await revoke_session(session, session_id=session_id)
     log_event("session_revoked", session_id=session_id, via="revocation_endpoint")
+    return session_id

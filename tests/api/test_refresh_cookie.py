@@ -228,6 +228,27 @@ async def test_revoke_clears_the_cookie(client: httpx.AsyncClient, users: UserFa
     assert (await cookie_refresh(client, token)).status_code == 401
 
 
+async def test_revoking_another_sessions_token_leaves_the_cookie_alone(
+    client: httpx.AsyncClient, users: UserFactory, settings_env: Callable[..., None]
+) -> None:
+    """A browser that revokes some other session (another device's, listed in its account page)
+    stays signed in: only the revocation of the cookie's own session clears it."""
+    settings_env(SINGLE_SESSION="false")
+    user = await users.sign_up()
+    browser = await client.post(
+        "/api/v1/login", headers=BROWSER, data={"username": user.username, "password": PASSWORD}
+    )
+    token = issued_cookie(browser)
+    cookie = {**BROWSER, "Cookie": f"{COOKIE}={token}"}
+    for other in (user.refresh_token, user.access_token, "not a token at all"):
+        response = await client.post("/api/v1/revoke", headers=cookie, data={"token": other})
+        assert response.status_code == 200
+        assert refresh_cookie(response) is None
+    revoked = await client.post("/api/v1/refresh", json={"refresh_token": user.refresh_token})
+    assert revoked.status_code == 401
+    assert (await cookie_refresh(client, token)).status_code == 200
+
+
 async def test_without_the_header_nothing_changes(client: httpx.AsyncClient, users: UserFactory) -> None:
     user = await users.sign_up()
     assert set(user.body) == {"access_token", "refresh_token", "token_type", "expires_in"}
