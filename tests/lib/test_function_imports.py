@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,12 +26,12 @@ print(json.dumps({
 """
 
 
-def _loaded(name: str) -> dict[str, object]:
+def _loaded(name: str) -> dict[str, Any]:
     process = subprocess.run(
         [sys.executable, "-c", _LOADED, name], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
     )
     assert process.returncode == 0, process.stderr[-3000:]
-    result: dict[str, object] = json.loads(process.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(process.stdout.strip().splitlines()[-1])
     return result
 
 
@@ -42,7 +43,7 @@ def test_a_function_builds_only_the_tables_it_queries(name: str) -> None:
 
 
 def test_the_profile_function_loads_no_administration_or_hasher() -> None:
-    modules = set(_loaded("me")["modules"])  # type: ignore[arg-type]
+    modules = set(_loaded("me")["modules"])
     assert not {"lib.users.admin", "lib.users.bootstrap", "lib.accounts.service", "pwdlib", "argon2"} & modules
 
 
