@@ -12,7 +12,7 @@ from lib.app import create_app
 from lib.deps import AdminUser, Session, StaffUser
 from lib.errors import LastAdmin, NotFound
 from lib.openapi import raises
-from lib.users import admin
+from lib.users import admin, rows
 from lib.users.schemas import AdminUserUpdate, UserListQuery, UserPage, UserPublic
 
 router = APIRouter(tags=["admin"])
@@ -28,7 +28,7 @@ async def list_users(session: Session, _: StaffUser, query: Annotated[UserListQu
 @raises(NotFound)
 async def read_user(session: Session, _: StaffUser, user_id: uuid.UUID) -> UserPublic:
     """One user's account."""
-    return UserPublic.model_validate(await admin.get_user(session, user_id=user_id))
+    return UserPublic.model_validate(await rows.get_user(session, user_id=user_id))
 
 
 @router.patch("/api/v1/admin/users/{user_id}", response_model=UserPublic)

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 
 from lib.config import get_settings
-from lib.db import TransactionConflict, is_database_unavailable, is_retryable_conflict
+from lib.db import TransactionConflict, is_database_unavailable, is_retryable_conflict, prime_statements
 from lib.errors import AuthError, ServiceUnavailable
 from lib.log import log_event
 from lib.middleware import BodyLimitMiddleware, EmailOutboxMiddleware, NoStoreMiddleware, RetryOnConflictMiddleware
@@ -174,4 +174,5 @@ def create_app(*routers: APIRouter, docs: bool = False, extra_routes: Iterable[o
     install_error_handlers(app)
     describe_errors(app, routers)
     install_middleware(app)
+    prime_statements()  # the function's modules, and so its tables, are all imported by now
     return app

@@ -235,16 +235,19 @@ async def in_new_transaction(work: Callable[[AsyncSession], Awaitable[None]]) ->
 
 
 def prime_statements() -> None:
-    """Compile a query of every table once with the engine's dialect: SQLAlchemy builds its ORM
-    compilation paths on first use, which would otherwise fall on a cold start's first request."""
-    from lib.models import AuthSession, EmailToken, LoginFailure, RefreshToken, User
+    """Configure the mappers and compile a query of every table loaded so far (`lib.app` calls this
+    once a function's modules are imported): SQLAlchemy builds its ORM compilation paths on first
+    use, which would otherwise fall on a cold start's first request."""
+    from sqlalchemy.orm import configure_mappers
 
+    from lib.models import loaded_tables
+
+    configure_mappers()
     dialect = get_engine().dialect
-    for model in (User, AuthSession, RefreshToken, LoginFailure, EmailToken):
+    for model in loaded_tables():
         select(model).compile(dialect=dialect)
 
 
 # Built at import, driver included, so that a cold start pays for it during init (and, with
 # SnapStart, before the snapshot) rather than in its first request. No connection is opened.
 get_engine()
-prime_statements()

@@ -25,7 +25,7 @@ from lib.config import get_settings
 from lib.config_error import ConfigError
 from lib.db import get_engine, is_database_unavailable, normalize_database_url
 from lib.errors import AuthError
-from lib.users.admin import create_admin, promote_to_admin
+from lib.users.bootstrap import create_admin, promote_to_admin
 from lib.validation import EmailAddress
 
 

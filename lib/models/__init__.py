@@ -1,16 +1,64 @@
-"""Every table, imported here so that Alembic sees one metadata."""
+"""Every table, each in its own module, loaded when first named.
 
-from sqlalchemy.orm import configure_mappers
+`from lib.models import User` loads `lib.models.user` only: a function builds the SQLModel
+classes (a few milliseconds each, at import) of the tables it uses and no others.
+`metadata` loads every table first, so that Alembic and the tests see one complete schema.
+"""
 
-from lib.models.base import metadata, utcnow
-from lib.models.email_token import EmailToken, EmailTokenPurpose
-from lib.models.login_attempt import LoginFailure
-from lib.models.recovery_code import RecoveryCode
-from lib.models.session import AuthSession, RefreshToken
-from lib.models.user import Role, User
+from __future__ import annotations
 
-# Mappers are resolved once at import, not on the first query of a cold start.
-configure_mappers()
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from sqlmodel import SQLModel
+
+from lib.models.base import utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy import MetaData
+
+    from lib.models.email_token import EmailToken, EmailTokenPurpose
+    from lib.models.login_attempt import LoginFailure
+    from lib.models.recovery_code import RecoveryCode
+    from lib.models.session import AuthSession, RefreshToken
+    from lib.models.user import Role, User
+
+    metadata: MetaData
+
+_MODULES = {
+    "AuthSession": "session",
+    "EmailToken": "email_token",
+    "EmailTokenPurpose": "email_token",
+    "LoginFailure": "login_attempt",
+    "RecoveryCode": "recovery_code",
+    "RefreshToken": "session",
+    "Role": "user",
+    "User": "user",
+}
+
+
+def load_all() -> MetaData:
+    """Import every table; the metadata that then holds them all."""
+    for module in sorted(set(_MODULES.values())):
+        importlib.import_module(f"lib.models.{module}")
+    from lib.models.base import metadata
+
+    return metadata
+
+
+def loaded_tables() -> list[type[SQLModel]]:
+    """The table classes imported so far in this process."""
+    return [mapper.class_ for mapper in SQLModel._sa_registry.mappers]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "metadata":
+        return load_all()
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"lib.models.{module}"), name)
+
 
 __all__ = [
     "AuthSession",
@@ -21,6 +69,8 @@ __all__ = [
     "RefreshToken",
     "Role",
     "User",
+    "load_all",
+    "loaded_tables",
     "metadata",
     "utcnow",
 ]

@@ -8,13 +8,11 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from lib.accounts.schemas import UserCreate
-from lib.accounts.service import create_user
-from lib.errors import LastAdmin, NotFound
 from lib.mfa.factors import turn_off_mfa
 from lib.mfa.notices import send_mfa_notice
 from lib.models import Role, User
 from lib.sessions.lifecycle import end_user_sessions
+from lib.users.rows import ensure_another_admin_remains, get_user, lock_active_admins
 from lib.users.schemas import AdminUserUpdate, UserListQuery, UserPage, UserPublic
 
 _RANK = {Role.USER: 0, Role.MODERATOR: 1, Role.ADMIN: 2}
@@ -42,37 +40,6 @@ async def list_users(session: AsyncSession, *, query: UserListQuery) -> UserPage
         limit=query.limit,
         offset=query.offset,
     )
-
-
-async def get_user(session: AsyncSession, *, user_id: uuid.UUID, for_update: bool = False) -> User:
-    statement = select(User).where(col(User.id) == user_id).execution_options(populate_existing=True)
-    if for_update:
-        statement = statement.with_for_update(key_share=True)  # see lib.sessions.lifecycle.lock_user
-    user = (await session.execute(statement)).scalar_one_or_none()
-    if user is None:
-        raise NotFound("User not found")
-    return user
-
-
-async def lock_active_admins(session: AsyncSession) -> set[uuid.UUID]:
-    """Lock the active admins' rows (in id order, so that concurrent callers cannot deadlock).
-
-    On PostgreSQL a concurrent change to an admin waits here until this transaction ends,
-    then sees the committed state; SQLite transactions are serialized by BEGIN IMMEDIATE.
-    """
-    rows = await session.execute(
-        select(col(User.id))
-        .where(col(User.role) == Role.ADMIN.value, col(User.is_active).is_(True))
-        .order_by(col(User.id))
-        .with_for_update(key_share=True)
-    )
-    return set(rows.scalars().all())
-
-
-def ensure_another_admin_remains(admins: set[uuid.UUID], *, leaving: User) -> None:
-    """Refuse a change that would take away the last active admin."""
-    if leaving.role == Role.ADMIN.value and leaving.is_active and not admins - {leaving.id}:
-        raise LastAdmin()
 
 
 async def update_user(session: AsyncSession, *, user_id: uuid.UUID, data: AdminUserUpdate) -> User:
@@ -108,21 +75,3 @@ async def delete_user(session: AsyncSession, *, user_id: uuid.UUID) -> None:
     user = await get_user(session, user_id=user_id, for_update=True)
     ensure_another_admin_remains(admins, leaving=user)
     await session.execute(delete(User).where(col(User.id) == user.id))
-
-
-async def promote_to_admin(session: AsyncSession, *, email: str) -> User | None:
-    """Make the account with `email` an active, verified admin; None when there is none."""
-    statement = select(User).where(col(User.email) == email).with_for_update(key_share=True)
-    user = (await session.execute(statement)).scalar_one_or_none()
-    if user is not None:
-        user.role = Role.ADMIN.value
-        user.is_active = True
-        user.is_verified = True
-    return user
-
-
-async def create_admin(session: AsyncSession, *, data: UserCreate) -> User:
-    """A new account that is an admin from the start, its address taken as verified."""
-    user = await create_user(session, data=data, role=Role.ADMIN.value)
-    user.is_verified = True
-    return user

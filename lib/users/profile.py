@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lib.models import Role, User
 from lib.sessions.lifecycle import end_user_sessions
-from lib.users.admin import ensure_another_admin_remains, get_user, lock_active_admins
+from lib.users.rows import ensure_another_admin_remains, get_user, lock_active_admins
 from lib.users.schemas import UserUpdate
 
 
