@@ -430,9 +430,24 @@ async def login_round_trips(fixtures: Fixtures) -> dict[str, Any]:
     and the next one."""
     who = await fixtures.identity()
     request = _request("POST", "/api/v1/login", form={"username": who.email, "password": PASSWORD})
-    result = worker("round-trips", "login", json.dumps({"requests": [request] * 2}))
+    return counted_round_trips("login", [request] * 2)
+
+
+async def refresh_round_trips(fixtures: Fixtures) -> dict[str, Any]:
+    """The same for a refresh (two sessions' tokens, so that each request is a rotation)."""
+    requests = [
+        _request("POST", "/api/v1/refresh", json_body={"refresh_token": (await fixtures.identity()).refresh_token})
+        for _ in range(2)
+    ]
+    return counted_round_trips("refresh", requests)
+
+
+def counted_round_trips(name: str, requests: list[dict[str, Any]]) -> dict[str, Any]:
+    """Two requests through the function `name` in a fresh process: the second one's round trips,
+    connects and messages, and the first one's round trips (the engine's first connect included)."""
+    result = worker("round-trips", name, json.dumps({"requests": requests}))
     if result["statuses"] != [200, 200]:
-        raise RuntimeError(f"login through the counting proxy answered {result['statuses']}")
+        raise RuntimeError(f"{name} through the counting proxy answered {result['statuses']}")
     first, steady = result["requests"]
     return {
         "round_trips": steady["round_trips"],
@@ -486,6 +501,7 @@ async def measure_refresh(plan: Plan, figures: Figures, fixtures: Fixtures) -> N
         floors.append(await floor())
     p50, floor_ms = statistics.median(mine), statistics.median(floors)
     figures.refresh = {"p50_ms": p50, "floor_ms": floor_ms, "ratio": p50 / floor_ms}
+    figures.refresh.update(await refresh_round_trips(fixtures))
 
 
 def asyncpg_dsn() -> tuple[str, dict[str, Any]]:
@@ -850,6 +866,8 @@ def table(figures: Figures, plan: Plan) -> str:
         f"{'/user/me p50 (ms) vs asyncpg floor':<34}{me['p50_ms']:>12.2f}{me['floor_ms']:>12.2f}{me['ratio']:>13.2f}x",
         f"{'refresh p50 (ms) vs connect+UPDATE':<34}{refresh['p50_ms']:>12.2f}{refresh['floor_ms']:>12.2f}"
         f"{refresh['ratio']:>13.2f}x",
+        f"{'refresh round trips (connects)':<34}{refresh['round_trips']:>12}{refresh['connects']:>12}"
+        f"   first refresh {refresh['first_round_trips']}",
         "",
         f"Load: {load['requests']} mixed requests at concurrency {plan.concurrency}: errors {load['errors']}, "
         f"p50 {load['p50_ms']:.1f} ms, p99 {load['p99_ms']:.1f} ms, {load['rps']:.1f} requests/s",
