@@ -104,6 +104,7 @@ CRON_SECRET = "bench-cron-secret"
 
 def prepare_environment() -> None:
     """Settings defaults (production Argon2 parameters) with a fresh key and the given database."""
+    from cryptography.fernet import Fernet
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -122,6 +123,7 @@ def prepare_environment() -> None:
         ENVIRONMENT="development",
         RSA_PRIVATE_KEY_CONTENT=base64.b64encode(pem).decode("ascii"),
         CRON_SECRET=CRON_SECRET,
+        MFA_ENCRYPTION_KEY=Fernet.generate_key().decode("ascii"),  # two-factor login encrypts its secrets
         PYTHONWARNINGS="ignore",
     )
 
@@ -161,6 +163,33 @@ class Fixtures:
             pair = await start_session(session, user=user, client=ClientInfo(user_agent="bench"))
             await session.commit()
         return Identity(user.email, user.username, pair.access_token, pair.refresh_token, user.id)
+
+    async def mfa_challenge(self) -> tuple[str, list[str]]:
+        """A user who turned two-factor login on through the functions' own endpoints: the
+        `mfa_token` its password step answers with, and its ten recovery codes."""
+        import pyotp
+
+        import api.login
+        import api.mfa
+        from scripts.bench_worker import call_asgi
+
+        async def call(app: Any, request: dict[str, Any], expected: int) -> dict[str, Any]:
+            status, answer, _ = await call_asgi(
+                app, request["method"], request["path"], request["headers"], request["body"].encode()
+            )
+            if status != expected:
+                raise RuntimeError(f"{request['path']} answered {status}: {answer[:200]!r}")
+            body: dict[str, Any] = json.loads(answer)
+            return body
+
+        who = await self.identity()
+        start = _request("POST", "/api/v1/user/me/mfa/totp", token=who.access_token, json_body={"password": PASSWORD})
+        secret = (await call(api.mfa.app, start, 200))["secret"]
+        code = {"code": pyotp.TOTP(secret).now()}
+        confirm = _request("POST", "/api/v1/user/me/mfa/totp/confirm", token=who.access_token, json_body=code)
+        codes = list((await call(api.mfa.app, confirm, 200))["recovery_codes"])
+        login = _request("POST", "/api/v1/login", form={"username": who.email, "password": PASSWORD})
+        return str((await call(api.login.app, login, 403))["mfa_token"]), codes
 
 
 def _request(
@@ -259,6 +288,20 @@ async def scenario(name: str, count: int, fixtures: Fixtures) -> dict[str, Any]:
     if name == "admin_users":
         admin = await fixtures.identity(role="admin")
         return {"requests": [_request("GET", "/api/v1/admin/users?limit=20", token=admin.access_token)] * count}
+    if name == "mfa":  # starting an enrolment (the password is checked), which may start again until confirmed
+        who = await fixtures.identity()
+        start = _request("POST", "/api/v1/user/me/mfa/totp", token=who.access_token, json_body={"password": PASSWORD})
+        return {"requests": [start] * count}
+    if name == "login_mfa":  # one mfa_token, and a recovery code of its own for each request
+        mfa_token, codes = await fixtures.mfa_challenge()
+        if count > len(codes):
+            raise RuntimeError(f"{count} second-factor logins need more than the {len(codes)} recovery codes")
+        return {
+            "requests": [
+                _request("POST", "/api/v1/login/mfa", json_body={"mfa_token": mfa_token, "code": code})
+                for code in codes[:count]
+            ]
+        }
     who = await fixtures.identity()
     if name == "me":
         return {"requests": [_request("GET", "/api/v1/user/me", token=who.access_token)] * count}
@@ -814,11 +857,7 @@ async def measure_load(plan: Plan, figures: Figures) -> None:
     ]
     # The server's own output (request log lines, console emails) goes to a file, not over the table.
     server_log = open(ROOT / ".bench-server.log", "wb")
-    from cryptography.fernet import Fernet
-
-    # Two-factor login needs the key its TOTP secrets are encrypted with.
-    mfa_key = Fernet.generate_key().decode("ascii")
-    environment = {**os.environ, "TRUSTED_IP_HEADER": "X-Forwarded-For", "MFA_ENCRYPTION_KEY": mfa_key}
+    environment = {**os.environ, "TRUSTED_IP_HEADER": "X-Forwarded-For"}
     process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=server_log, stderr=subprocess.STDOUT)
     try:
         base_url = f"http://127.0.0.1:{port}"
