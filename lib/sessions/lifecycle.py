@@ -11,15 +11,49 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from lib.db import dialect_name
 from lib.models import AuthSession, RefreshToken, User, utcnow
 from lib.security.digest import token_digest
-from lib.security.tokens import PASSWORD_ONLY, create_access_token, create_refresh_token, refresh_token_expiry
+from lib.security.tokens import PASSWORD_ONLY, create_access_token, create_refresh_token
 from lib.sessions.schemas import ClientInfo, TokenPair
+
+
+def _signed_pair(
+    *,
+    user_id: uuid.UUID,
+    role: str,
+    session_id: uuid.UUID,
+    parent_id: uuid.UUID | None,
+    amr: tuple[str, ...],
+    issued_at: int | None,
+) -> tuple[TokenPair, dict[str, Any]]:
+    """A new access and refresh token in the session, and the refresh token's row to record."""
+    jti = uuid.uuid4()
+    refresh = create_refresh_token(user_id=user_id, session_id=session_id, jti=jti, amr=amr, issued_at=issued_at)
+    access = create_access_token(user_id=user_id, role=role, session_id=session_id, amr=amr)
+    expires_at = datetime.fromtimestamp(refresh.expires_at, UTC)
+    pair = TokenPair(
+        access_token=access.token,
+        refresh_token=refresh.token,
+        expires_in=access.expires_at - access.issued_at,
+        session_id=session_id,
+        refresh_expires_at=expires_at,
+    )
+    row = {
+        "id": jti,
+        "user_id": user_id,
+        "session_id": session_id,
+        "token_hash": token_digest(refresh.token),
+        "expires_at": expires_at,
+        "parent_id": parent_id,
+    }
+    return pair, row
 
 
 async def issue_token_pair(
@@ -33,47 +67,47 @@ async def issue_token_pair(
     issued_at: int | None = None,
 ) -> TokenPair:
     """Sign a new access and refresh token in the session and record the refresh token."""
-    jti = uuid.uuid4()
-    refresh = create_refresh_token(user_id=user_id, session_id=session_id, jti=jti, amr=amr, issued_at=issued_at)
-    access = create_access_token(user_id=user_id, role=role, session_id=session_id, amr=amr)
-    expires_at = datetime.fromtimestamp(refresh.expires_at, UTC)
-    await session.execute(
-        insert(RefreshToken.__table__).values(  # type: ignore[attr-defined]
-            id=jti,
-            user_id=user_id,
-            session_id=session_id,
-            token_hash=token_digest(refresh.token),
-            expires_at=expires_at,
-            parent_id=parent_id,
-        )
+    pair, row = _signed_pair(
+        user_id=user_id, role=role, session_id=session_id, parent_id=parent_id, amr=amr, issued_at=issued_at
     )
-    return TokenPair(
-        access_token=access.token,
-        refresh_token=refresh.token,
-        expires_in=access.expires_at - access.issued_at,
-        session_id=session_id,
-        refresh_expires_at=expires_at,
-    )
+    await session.execute(insert(RefreshToken.__table__).values(**row))  # type: ignore[attr-defined]
+    return pair
 
 
 async def start_session(
     session: AsyncSession, *, user: User, client: ClientInfo, amr: tuple[str, ...] = PASSWORD_ONLY
 ) -> TokenPair:
-    """A new session under the user's current epoch. The caller holds the user's row lock
-    (or has just created the user), so no epoch change can slip in before it commits."""
-    issued_at = int(time.time())
-    auth_session = AuthSession(
+    """A new session under the user's current epoch, and its first token pair. The caller holds
+    the user's row lock (or has just created the user), so no epoch change can slip in before
+    it commits.
+
+    On PostgreSQL the session and its refresh token are one statement (the token's INSERT reads
+    the session's from a data-modifying CTE); SQLite runs the two INSERTs one after the other.
+    """
+    await session.flush()  # the user's pending changes (a new account, a new hash) go first
+    issued_at, session_id = int(time.time()), uuid.uuid4()
+    pair, token = _signed_pair(
+        user_id=user.id, role=user.role, session_id=session_id, parent_id=None, amr=amr, issued_at=issued_at
+    )
+    sessions, tokens = AuthSession.__table__, RefreshToken.__table__  # type: ignore[attr-defined]
+    new_session = insert(sessions).values(
+        id=session_id,
         user_id=user.id,
         user_agent=(client.user_agent or None) and client.user_agent[:255],
         ip_address=client.ip_address,
-        expires_at=datetime.fromtimestamp(refresh_token_expiry(issued_at), UTC),
+        expires_at=pair.refresh_expires_at,
         epoch=user.session_epoch,
     )
-    session.add(auth_session)
-    await session.flush()
-    return await issue_token_pair(
-        session, user_id=user.id, role=user.role, session_id=auth_session.id, amr=amr, issued_at=issued_at
-    )
+    if dialect_name(session) != "postgresql":
+        await session.execute(new_session)
+        await session.execute(insert(tokens).values(**token))
+        return pair
+    created = new_session.returning(sessions.c.id).cte("new_session")
+    values = [
+        created.c.id if name == "session_id" else literal(value, tokens.c[name].type) for name, value in token.items()
+    ]
+    await session.execute(insert(tokens).from_select(list(token), select(*values)))
+    return pair
 
 
 async def lock_user(session: AsyncSession, *, user_id: uuid.UUID) -> User | None:
