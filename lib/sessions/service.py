@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Update, func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from lib.config import get_settings
-from lib.db import commit_now, dialect_name
+from lib.db import commit_now
 from lib.errors import EmailNotVerified, InvalidCredentials, InvalidToken, RefreshTokenReused, TokenRevoked
 from lib.log import log_event
 from lib.mfa.login import require_second_factor
-from lib.models import AuthSession, RefreshToken, User, utcnow
+from lib.models import RefreshToken, User, utcnow
 from lib.security.tokens import decode_token, refresh_token_expiry, token_amr
+from lib.sessions import rotation
 from lib.sessions.lifecycle import (
     end_user_sessions,
     issue_token_pair,
@@ -131,10 +131,14 @@ async def rotate_refresh_token(session: AsyncSession, *, presented: str) -> Toke
     claims = decode_token(presented, "refresh")
     token_id, session_id, user_id = (_uuid_claim(claims, name) for name in ("jti", "sid", "sub"))
     now, issued_at = utcnow(), int(time.time())
-    move = _move_session_on(session_id=session_id, user_id=user_id, at=now, expires_at=refresh_token_expiry(issued_at))
-    consumed, moved = await _consume(
-        session, token_id=token_id, session_id=session_id, user_id=user_id, at=now, move=move
-    )
+    parameters = {
+        "presented_jti": token_id,
+        "sid": session_id,
+        "sub": user_id,
+        "rotated_at": now,
+        "new_expiry": datetime.fromtimestamp(refresh_token_expiry(issued_at), UTC),
+    }
+    consumed, moved = await rotation.consume(session, parameters)
     if not consumed:
         used_at = (
             await session.execute(
@@ -153,7 +157,7 @@ async def rotate_refresh_token(session: AsyncSession, *, presented: str) -> Toke
             log_event("refresh_reuse_detected", session_id=session_id)
             raise RefreshTokenReused()
         log_event("refresh_retried_within_grace", session_id=session_id)
-        moved = _role_and_verified((await session.execute(move)).first())
+        moved = await rotation.move_on(session, parameters)
     if moved is None:
         raise TokenRevoked()
     role, is_verified = moved
@@ -168,74 +172,6 @@ async def rotate_refresh_token(session: AsyncSession, *, presented: str) -> Toke
         amr=token_amr(claims),
         issued_at=issued_at,
     )
-
-
-def _move_session_on(*, session_id: uuid.UUID, user_id: uuid.UUID, at: datetime, expires_at: int) -> Update:
-    """Extend the session to `expires_at`, returning its user's role and `is_verified`, while
-    the session is live under the user's current epoch and the user is active: a reset, a
-    deactivation or a logout that commits first leaves nothing to refresh. (The user's columns
-    come from subqueries: SQLite's RETURNING cannot name the tables of an UPDATE's FROM.)"""
-    sessions, users = AuthSession.__table__, User.__table__  # type: ignore[attr-defined]
-
-    def users_own(column: Any) -> Any:
-        return select(column).where(users.c.id == sessions.c.user_id).scalar_subquery()
-
-    return (
-        update(sessions)
-        .where(
-            sessions.c.id == session_id,
-            sessions.c.user_id == user_id,
-            sessions.c.revoked_at.is_(None),
-            sessions.c.epoch == users_own(users.c.session_epoch).where(users.c.is_active),
-        )
-        .values(last_used_at=at, expires_at=datetime.fromtimestamp(expires_at, UTC))
-        .returning(users_own(users.c.role).label("role"), users_own(users.c.is_verified).label("is_verified"))
-    )
-
-
-async def _consume(
-    session: AsyncSession, *, token_id: uuid.UUID, session_id: uuid.UUID, user_id: uuid.UUID, at: datetime, move: Update
-) -> tuple[bool, tuple[str, bool] | None]:
-    """Mark the token used unless it already is, and if it was not, `move` its session on:
-    (whether this request consumed it, the role and `is_verified` that `move` returned, or None).
-
-    On PostgreSQL both happen in one statement (the UPDATE of the session in a data-modifying
-    CTE fed by the token's); SQLite runs them one after the other.
-    """
-    tokens = RefreshToken.__table__  # type: ignore[attr-defined]
-    consume = (
-        update(tokens)
-        .where(
-            tokens.c.id == token_id,
-            tokens.c.session_id == session_id,
-            tokens.c.user_id == user_id,
-            tokens.c.used_at.is_(None),
-        )
-        .values(used_at=at)
-        .returning(tokens.c.session_id)
-    )
-    if dialect_name(session) != "postgresql":
-        if (await session.execute(consume)).first() is None:
-            return False, None
-        return True, _role_and_verified((await session.execute(move)).first())
-    consumed = consume.cte("consumed")
-    moved = move.where(AuthSession.__table__.c.id.in_(select(consumed.c.session_id))).cte("moved")  # type: ignore[attr-defined]
-    row = (
-        await session.execute(
-            select(
-                select(func.count()).select_from(consumed).scalar_subquery(),
-                select(moved.c.role).scalar_subquery(),
-                select(moved.c.is_verified).scalar_subquery(),
-            )
-        )
-    ).one()
-    if not row[0]:
-        return False, None
-    return True, _role_and_verified(None if row[1] is None else (row[1], row[2]))
-
-
-def _role_and_verified(row: Sequence[Any] | None) -> tuple[str, bool] | None:
-    return None if row is None else (str(row[0]), bool(row[1]))
 
 
 async def logout(session: AsyncSession, *, user_id: uuid.UUID) -> None:

@@ -1,10 +1,16 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Callable
+from typing import Any
 
 import httpx
+from sqlalchemy import select
 
+from lib.db import get_engine
+from lib.models import AuthSession, RefreshToken
+from tests.fixtures.tokens import unverified_claims
 from tests.fixtures.users import UserFactory, bearer
 
 
@@ -82,3 +88,36 @@ async def test_refresh_of_deactivated_user_is_refused(client: httpx.AsyncClient,
     response = await refresh(client, user.refresh_token)
     assert response.status_code == 401
     assert response.json()["code"] == "token_revoked"
+
+
+async def _row(table: Any, row_id: uuid.UUID) -> dict[str, Any]:
+    async with get_engine().connect() as connection:
+        row = (await connection.execute(select(table).where(table.c.id == row_id))).one()
+    return dict(row._mapping)
+
+
+async def test_a_rotation_changes_only_what_it_must(client: httpx.AsyncClient, users: UserFactory) -> None:
+    """The presented token gets its `used_at`, its session a new `last_used_at` and `expires_at`;
+    nothing else of either row moves (the rotation's statements are built once, with named
+    parameters, and a parameter named like a column would set that column)."""
+    user = await users.sign_up()
+    claims = unverified_claims(user.refresh_token)
+    token_id, session_id = uuid.UUID(claims["jti"]), uuid.UUID(claims["sid"])
+    tokens, sessions = RefreshToken.__table__, AuthSession.__table__  # type: ignore[attr-defined]
+    token_before, session_before = await _row(tokens, token_id), await _row(sessions, session_id)
+    await asyncio.sleep(1.1)  # a new expiry one second later at least, so that a mix-up shows
+    response = await refresh(client, user.refresh_token)
+    assert response.status_code == 200, response.text
+    token_after, session_after = await _row(tokens, token_id), await _row(sessions, session_id)
+    assert token_before["used_at"] is None
+    assert token_after["used_at"] is not None
+    assert {k: v for k, v in token_after.items() if k != "used_at"} == {
+        k: v for k, v in token_before.items() if k != "used_at"
+    }
+    assert session_after["expires_at"] > session_before["expires_at"]
+    moved = {"last_used_at", "expires_at"}
+    assert {k: v for k, v in session_after.items() if k not in moved} == {
+        k: v for k, v in session_before.items() if k not in moved
+    }
+    new_claims = unverified_claims(response.json()["refresh_token"])
+    assert session_after["expires_at"].timestamp() == new_claims["exp"]

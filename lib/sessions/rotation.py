@@ -1,0 +1,90 @@
+"""The statements of a refresh-token rotation, built once at import with named parameters.
+
+A statement built per request costs its construction and its cache key (about 0.4 ms of CPU
+for the rotation's, against a refresh of 7-8 ms); a prebuilt one is looked up in the compiled
+cache by a key computed once. Parameters: `presented_jti`, `sid` and `sub` (the presented
+token's claims), `rotated_at` and `new_expiry` (the session's new expiry, the new refresh
+token's). None is a column name: in an UPDATE executed with a parameter that is named like a
+column of its table, SQLAlchemy sets that column.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lib.db import dialect_name
+from lib.models import AuthSession, RefreshToken, User
+
+_tokens = RefreshToken.__table__  # type: ignore[attr-defined]
+_sessions = AuthSession.__table__  # type: ignore[attr-defined]
+_users = User.__table__  # type: ignore[attr-defined]
+
+
+def _users_own(column: Any) -> Any:
+    return select(column).where(_users.c.id == _sessions.c.user_id).scalar_subquery()
+
+
+# Mark the presented token used, unless it already is; the session it names.
+CONSUME = (
+    update(_tokens)
+    .where(
+        _tokens.c.id == bindparam("presented_jti"),
+        _tokens.c.session_id == bindparam("sid"),
+        _tokens.c.user_id == bindparam("sub"),
+        _tokens.c.used_at.is_(None),
+    )
+    .values(used_at=bindparam("rotated_at", type_=_tokens.c.used_at.type))
+    .returning(_tokens.c.session_id)
+)
+
+# Extend the session, while it is live under the user's current epoch and the user is active (a
+# reset, a deactivation or a logout that commits first leaves nothing to refresh); the user's
+# role and `is_verified`. The user's columns come from subqueries: SQLite's RETURNING cannot
+# name the tables of an UPDATE's FROM.
+MOVE_ON = (
+    update(_sessions)
+    .where(
+        _sessions.c.id == bindparam("sid"),
+        _sessions.c.user_id == bindparam("sub"),
+        _sessions.c.revoked_at.is_(None),
+        _sessions.c.epoch == _users_own(_users.c.session_epoch).where(_users.c.is_active),
+    )
+    .values(
+        last_used_at=bindparam("rotated_at", type_=_sessions.c.last_used_at.type),
+        expires_at=bindparam("new_expiry", type_=_sessions.c.expires_at.type),
+    )
+    .returning(_users_own(_users.c.role).label("role"), _users_own(_users.c.is_verified).label("is_verified"))
+)
+
+# Both in one statement on PostgreSQL: the session's UPDATE, in a data-modifying CTE, is fed by
+# the token's; the outer SELECT says whether the token was consumed, and what the move returned.
+_consumed = CONSUME.cte("consumed")
+_moved = MOVE_ON.where(_sessions.c.id.in_(select(_consumed.c.session_id))).cte("moved")
+CONSUME_AND_MOVE_ON = select(
+    select(func.count()).select_from(_consumed).scalar_subquery(),
+    select(_moved.c.role).scalar_subquery(),
+    select(_moved.c.is_verified).scalar_subquery(),
+)
+
+
+async def consume(session: AsyncSession, parameters: dict[str, Any]) -> tuple[bool, tuple[str, bool] | None]:
+    """Consume the token, and if this request did, move its session on: (whether this request
+    consumed it, the user's role and `is_verified` if the session moved on, or None).
+    One statement on PostgreSQL; SQLite, which has no data-modifying CTEs, runs two."""
+    if dialect_name(session) != "postgresql":
+        if (await session.execute(CONSUME, parameters)).first() is None:
+            return False, None
+        return True, await move_on(session, parameters)
+    consumed, role, is_verified = (await session.execute(CONSUME_AND_MOVE_ON, parameters)).one()
+    if not consumed:
+        return False, None
+    return True, None if role is None else (str(role), bool(is_verified))
+
+
+async def move_on(session: AsyncSession, parameters: dict[str, Any]) -> tuple[str, bool] | None:
+    """Move the session on alone (a token retried within the grace window was consumed before)."""
+    row = (await session.execute(MOVE_ON, parameters)).first()
+    return None if row is None else (str(row[0]), bool(row[1]))
