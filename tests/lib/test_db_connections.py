@@ -33,25 +33,16 @@ def connects() -> Iterator[list[object]]:
     event.remove(engine, "connect", record)
 
 
+@pytest.mark.parametrize(("password", "status"), [(PASSWORD, 200), ("not the password", 401)])
 async def test_a_login_opens_one_connection(
-    client: httpx.AsyncClient, users: UserFactory, connects: list[object]
+    client: httpx.AsyncClient, users: UserFactory, connects: list[object], password: str, status: int
 ) -> None:
     """The attempt is committed before the password check, and the login goes on on the same
     connection: one TCP connect and one authentication exchange with the pooler, not two."""
     user = await users.sign_up()
     connects.clear()
-    answer = await client.post("/api/v1/login", data={"username": user.username, "password": PASSWORD})
-    assert answer.status_code == 200, answer.text
-    assert len(connects) == 1
-
-
-async def test_a_failed_login_opens_one_connection(
-    client: httpx.AsyncClient, users: UserFactory, connects: list[object]
-) -> None:
-    user = await users.sign_up()
-    connects.clear()
-    answer = await client.post("/api/v1/login", data={"username": user.username, "password": "not the password"})
-    assert answer.status_code == 401, answer.text
+    answer = await client.post("/api/v1/login", data={"username": user.username, "password": password})
+    assert answer.status_code == status, answer.text
     assert len(connects) == 1
 
 
