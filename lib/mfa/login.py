@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hmac
 import uuid
+from dataclasses import replace
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,7 +24,7 @@ from lib.log import log_event
 from lib.mfa.factors import consume_second_factor
 from lib.models import User
 from lib.security.digest import token_digest
-from lib.security.tokens import PASSWORD_AND_OTP, create_mfa_token, decode_token
+from lib.security.tokens import PASSWORD_AND_OTP, create_mfa_token, decode_token, token_client_id
 from lib.sessions.lifecycle import lock_user, revoke_user_sessions, start_session
 from lib.sessions.schemas import ClientInfo, TokenPair
 from lib.sessions.throttle import Reservation, release_attempt, reserve_login_attempt
@@ -37,15 +38,18 @@ def _binding(user: User) -> str:
 
 
 async def require_second_factor(
-    session: AsyncSession, *, user: User, reservation: Reservation, new_hash: str | None
+    session: AsyncSession, *, user: User, reservation: Reservation, new_hash: str | None, client_id: str | None = None
 ) -> MfaRequired:
     """The password was right: keep a rehash, give back this attempt only (the account's
-    earlier failures still count) and answer with an `mfa_token`. Commits; the caller raises."""
+    earlier failures still count) and answer with an `mfa_token` (which carries the token
+    request's `client_id` on to the session). Commits; the caller raises."""
     await release_attempt(session, Reservation(rows=reservation.rows))
     if new_hash is not None:
         user.hashed_password = new_hash
     await session.flush()
-    issued = create_mfa_token(user_id=user.id, binding=_binding(user), lifetime_seconds=MFA_TOKEN_LIFETIME_SECONDS)
+    issued = create_mfa_token(
+        user_id=user.id, binding=_binding(user), lifetime_seconds=MFA_TOKEN_LIFETIME_SECONDS, client_id=client_id
+    )
     await commit_now(session)
     log_event("login_mfa_required", user_id=user.id)
     return MfaRequired(issued.token)
@@ -90,6 +94,7 @@ async def complete_mfa_login(session: AsyncSession, *, mfa_token: str, code: str
         raise EmailNotVerified()
     if settings.SINGLE_SESSION:
         await revoke_user_sessions(session, user_id=locked.id)
+    client = replace(client, client_id=token_client_id(claims))
     pair = await start_session(session, user=locked, client=client, amr=PASSWORD_AND_OTP)
     log_event("login", user_id=locked.id, session_id=pair.session_id, ip=client.ip_address, amr="otp")
     return pair
