@@ -13,20 +13,24 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from sqlalchemy import exc as sa_exc
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
+from starlette.types import Message, Send
 
 from lib.config import get_settings
 from lib.db import TransactionConflict, is_database_unavailable, is_retryable_conflict, prime_statements
 from lib.errors import AuthError, ServiceUnavailable
 from lib.log import log_event
 from lib.middleware import BodyLimitMiddleware, EmailOutboxMiddleware, NoStoreMiddleware, RetryOnConflictMiddleware
+from lib.oauth.grant_errors import grant_error
 from lib.openapi import describe_errors
 from lib.request_log import RequestLogMiddleware
 from lib.security.password_policy import PasswordRejected
 
 logger = logging.getLogger("auth")
 
+_ALLOW_ORIGIN = "access-control-allow-origin"
 _HTTP_CODES = {
     400: "bad_request",
     401: "not_authenticated",
@@ -37,6 +41,18 @@ _HTTP_CODES = {
     415: "unsupported_media_type",
     429: "too_many_requests",
 }
+
+
+class CorsMiddleware(CORSMiddleware):
+    """Starlette's CORS from the settings, except that a response which already allows every
+    origin (the public JWKS and discovery documents, `lib.wellknown`) is left as it is: `*`, and
+    never `Access-Control-Allow-Credentials` beside it."""
+
+    async def send(self, message: Message, send: Send, request_headers: Headers) -> None:
+        if message["type"] == "http.response.start" and MutableHeaders(scope=message).get(_ALLOW_ORIGIN) == "*":
+            await send(message)
+            return
+        await super().send(message, send, request_headers)
 
 
 class TokenEndpointRoute(APIRoute):
@@ -71,11 +87,12 @@ def error_response(
 
 async def _auth_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AuthError)
+    status_code, headers = grant_error(request, exc.status_code, exc.headers)
     return error_response(
-        exc.status_code,
+        status_code,
         exc.message,
         exc.code,
-        exc.headers,
+        headers,
         oauth_error=_oauth_error(request, exc.oauth_error),
         extra=exc.extra,
     )
@@ -144,7 +161,7 @@ def install_middleware(app: FastAPI) -> None:
     app.add_middleware(BodyLimitMiddleware, limit=settings.MAX_REQUEST_BODY_BYTES)
     app.add_middleware(NoStoreMiddleware)
     app.add_middleware(
-        CORSMiddleware,
+        CorsMiddleware,
         allow_origins=settings.CORS_ORIGINS,
         allow_credentials=settings.CORS_ALLOW_CREDENTIALS,
         allow_methods=settings.CORS_ALLOW_METHODS,
