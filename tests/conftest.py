@@ -48,8 +48,9 @@ _IMPORT_LOOP = asyncio.new_event_loop()
 asyncio.set_event_loop(_IMPORT_LOOP)
 
 from tests.fixtures.app import clear_caches, client, make_client  # noqa: E402
-from tests.fixtures.browser import browser, page, site  # noqa: E402, F401
+from tests.fixtures.browser import browser, cross_site, page, site, strict_browser, strict_page  # noqa: E402, F401
 from tests.fixtures.database import clean_tables, is_postgres, migrate  # noqa: E402
+from tests.fixtures.live import live_issuer  # noqa: E402, F401
 from tests.fixtures.mail import smtp_server  # noqa: E402
 from tests.fixtures.roles import accounts  # noqa: E402
 from tests.fixtures.users import UserFactory  # noqa: E402
