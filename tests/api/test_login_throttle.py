@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from lib.db import get_engine
-from lib.models import LoginFailure
+from lib.models import Attempt
 from tests.fixtures.servers import uvicorn_servers
 from tests.fixtures.users import PASSWORD, UserFactory
 
@@ -16,7 +16,7 @@ from tests.fixtures.users import PASSWORD, UserFactory
 async def failure_rows() -> list[str]:
     """The keys counted by login (sign-up counts its own, under `sign-up:ip:`)."""
     async with get_engine().connect() as connection:
-        keys = (await connection.execute(select(LoginFailure.key))).scalars()
+        keys = (await connection.execute(select(Attempt.key))).scalars()
         return [key for key in keys if not key.startswith("sign-up:")]
 
 
@@ -162,9 +162,7 @@ async def test_concurrent_failures_are_all_counted(
     async with get_engine().connect() as connection:
         count = (
             await connection.execute(
-                select(func.count()).where(
-                    col(LoginFailure.key).startswith("account:") | col(LoginFailure.key).startswith("ip:")
-                )
+                select(func.count()).where(col(Attempt.key).startswith("account:") | col(Attempt.key).startswith("ip:"))
             )
         ).scalar_one()
     assert count == 20  # each of the 10 failures under the account and the address

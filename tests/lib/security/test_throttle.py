@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from lib.sessions.throttle import account_key, address_key, address_limits, login_limits
+from lib.security.throttle import account_key, address_key, address_limits, login_limits
 
 
 @pytest.mark.parametrize(
