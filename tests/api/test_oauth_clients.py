@@ -19,6 +19,7 @@ from authlib.integrations.httpx_client import OAuth2Client, OAuthError
 from oauthlib.oauth2 import LegacyApplicationClient, OAuth2Error
 from requests_oauthlib import OAuth2Session
 
+from tests.fixtures.app import SettingsEnv
 from tests.fixtures.mfa import LOGIN_MFA, enrol, totp_code
 from tests.fixtures.users import PASSWORD, UserFactory
 
@@ -112,7 +113,7 @@ def used_refresh_token_error(base_url: str, username: str) -> tuple[str, str | N
 
 
 async def test_authlib_raises_invalid_grant_for_a_used_refresh_token(
-    live_issuer: str, users: UserFactory, settings_env: Any
+    live_issuer: str, users: UserFactory, settings_env: SettingsEnv
 ) -> None:
     settings_env(REFRESH_REUSE_GRACE_SECONDS="0")
     user = await users.sign_up()
@@ -176,7 +177,7 @@ def requests_oauthlib_error(base_url: str, **grant: str) -> str:
 
 
 async def test_requests_oauthlib_raises_invalid_grant_for_each_refused_grant(
-    live_issuer: str, users: UserFactory, settings_env: Any
+    live_issuer: str, users: UserFactory, settings_env: SettingsEnv
 ) -> None:
     settings_env(REFRESH_REUSE_GRACE_SECONDS="0")
     user = await users.sign_up()

@@ -14,6 +14,7 @@ import anyio
 import httpx
 import pytest
 
+from tests.fixtures.app import SettingsEnv
 from tests.fixtures.mfa import LOGIN_MFA, enrol, totp_code
 from tests.fixtures.tokens import unverified_claims
 from tests.fixtures.users import PASSWORD, UserFactory
@@ -88,7 +89,7 @@ async def test_client_reads_a_wrong_password_as_invalid_grant(
 
 @pytest.mark.parametrize("library", LIBRARIES)
 async def test_client_reads_a_used_refresh_token_as_invalid_grant(
-    library: str, live_issuer: str, users: UserFactory, settings_env: Any
+    library: str, live_issuer: str, users: UserFactory, settings_env: SettingsEnv
 ) -> None:
     settings_env(REFRESH_REUSE_GRACE_SECONDS="0")
     user = await users.sign_up()

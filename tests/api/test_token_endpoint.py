@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.fixtures.app import SettingsEnv
 from tests.fixtures.tokens import unverified_claims
 from tests.fixtures.users import PASSWORD, UserFactory, bearer
 
@@ -169,7 +170,7 @@ async def test_json_schema_errors_without_grant_type_keep_422_with_the_oauth_fie
 
 @pytest.mark.parametrize("grant", [{}, {"grant_type": "password"}])
 async def test_throttled_login_keeps_429_and_retry_after(
-    client: httpx.AsyncClient, users: UserFactory, settings_env: Any, grant: dict[str, str]
+    client: httpx.AsyncClient, users: UserFactory, settings_env: SettingsEnv, grant: dict[str, str]
 ) -> None:
     settings_env(LOGIN_MAX_FAILURES="1", LOGIN_FAILURE_WINDOW_SECONDS="600")
     user = await users.sign_up()
@@ -206,7 +207,7 @@ async def test_access_tokens_carry_the_client_id_of_the_token_request_through_re
 
 
 async def test_a_token_request_without_client_id_gets_the_default(
-    client: httpx.AsyncClient, users: UserFactory, settings_env: Any
+    client: httpx.AsyncClient, users: UserFactory, settings_env: SettingsEnv
 ) -> None:
     settings_env(DEFAULT_CLIENT_ID="first-party")
     user = await users.sign_up()

@@ -26,6 +26,7 @@ from lib.security.tokens import (
     decode_token,
     token_client_id,
 )
+from tests.fixtures.app import SettingsEnv
 
 
 def b64(data: bytes) -> str:
@@ -221,7 +222,7 @@ def test_padded_or_non_json_segments_are_rejected() -> None:
             decode_token(bad, "access")
 
 
-def test_token_from_a_previous_key_is_accepted_while_published(settings_env: Any) -> None:
+def test_token_from_a_previous_key_is_accepted_while_published(settings_env: SettingsEnv) -> None:
     previous = other_key()
     pem = previous.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
