@@ -24,7 +24,7 @@ from lib.db import commit_now, dialect_name
 from lib.errors import InvalidToken, RefreshTokenReused, TokenRevoked
 from lib.log import log_event
 from lib.models import AuthSession, RefreshToken, User, utcnow
-from lib.security.tokens import decode_token, refresh_token_expiry, token_amr, uuid_claim
+from lib.security.tokens import decode_token, refresh_token_expiry, token_amr, token_client_id, uuid_claim
 from lib.sessions.lifecycle import issue_token_pair, revoke_session
 from lib.sessions.schemas import TokenPair
 from lib.users.rows import ensure_verified
@@ -118,8 +118,9 @@ async def _within_grace(session: AsyncSession, *, token_id: uuid.UUID, used_at: 
     return successor_used is None
 
 
-async def rotate_refresh_token(session: AsyncSession, *, presented: str) -> TokenPair:
-    """Consume `presented` and issue the next pair in its session.
+async def rotate_refresh_token(session: AsyncSession, *, presented: str, client_id: str | None = None) -> TokenPair:
+    """Consume `presented` and issue the next pair in its session, for the session's client (a
+    token request that names another client is refused, and consumes nothing).
 
     The token is identified by its `jti`. Consumption is one conditional UPDATE, so of
     concurrent requests with the same token exactly one consumes it; the others are within
@@ -127,6 +128,9 @@ async def rotate_refresh_token(session: AsyncSession, *, presented: str) -> Toke
     is revoked (and that revocation is committed) before answering 401.
     """
     claims = decode_token(presented, "refresh")
+    issued_to = token_client_id(claims)
+    if client_id is not None and client_id != issued_to:
+        raise InvalidToken("This refresh token was issued to another client")
     token_id, session_id, user_id = (uuid_claim(claims, name) for name in ("jti", "sid", "sub"))
     now, issued_at = utcnow(), int(time.time())
     parameters = {
@@ -168,4 +172,5 @@ async def rotate_refresh_token(session: AsyncSession, *, presented: str) -> Toke
         parent_id=token_id,
         amr=token_amr(claims),
         issued_at=issued_at,
+        client_id=issued_to,
     )
