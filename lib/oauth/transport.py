@@ -11,8 +11,9 @@ cross-site form cannot send and which makes a cross-origin fetch ask CORS first,
 `Origin` (when the browser sends one) that is the API's own or listed in `CORS_ORIGINS`.
 
 The former cookie, `__Secure-refresh_token` with `Path=/api/v1`, is still read when it comes
-alone, and cleared (with its own path) whenever the new one is set or cleared; beside a
-`__Host-` cookie it is ignored. So the rename signs nobody out.
+alone (once, and only with a token issued before the rename), and cleared (with its own path)
+whenever the new one is set or cleared; beside a `__Host-` cookie it is ignored. So the rename
+signs nobody out.
 
 A failed refresh never clears the cookie: the browser may already hold a newer one (another
 tab's rotation or a new login) that the failed request did not carry.
@@ -112,10 +113,19 @@ class TokenTransport:
             _set_cookie(response, LEGACY_COOKIE_NAME, "", max_age=0, path=LEGACY_COOKIE_PATH, partitioned=False)
 
     def _cookie_token(self) -> str | None:
-        """The `__Host-` cookie's token, else the former cookie's when it came alone."""
+        """The `__Host-` cookie's token, else the former cookie's when it came alone and holds a
+        token issued before the rename (those carry no `client_id`): one that a sibling subdomain
+        planted with a token of its own, issued since, is not read."""
         if COOKIE_NAME in self.request.cookies:
             return self.request.cookies[COOKIE_NAME]
-        return self.request.cookies.get(LEGACY_COOKIE_NAME)
+        legacy = self.request.cookies.get(LEGACY_COOKIE_NAME)
+        if not legacy:
+            return None
+        try:
+            claims = decode_token(legacy, "refresh")
+        except InvalidToken:
+            return legacy  # refused as such by the refresh
+        return None if "client_id" in claims else legacy
 
     def presented_refresh_token(self, body: RefreshRequest | None) -> str:
         """The token in the body, or else the cookie's, which needs the CSRF checks to pass."""
@@ -126,8 +136,9 @@ class TokenTransport:
         origin = self.request.headers.get("origin")
         if origin is not None and origin not in get_settings().CORS_ORIGINS and not _same_origin(self.request, origin):
             raise CsrfFailed(f"Origin {origin[:200]!r} may not use the refresh cookie: it is not in CORS_ORIGINS")
-        if _cookie_count(self.request, COOKIE_NAME) > 1:
-            raise CsrfFailed(f"The request carries more than one {COOKIE_NAME} cookie; sign in again")
+        for name in (COOKIE_NAME, LEGACY_COOKIE_NAME):
+            if _cookie_count(self.request, name) > 1:
+                raise CsrfFailed(f"The request carries more than one {name} cookie; sign in again")
         token = self._cookie_token()
         if not token:
             raise Unauthorized("No refresh token: send it in the body, or sign in again to get the refresh cookie")

@@ -14,7 +14,7 @@ import pytest
 
 from api._local import create_local_app
 from tests.fixtures.roles import user_row
-from tests.fixtures.tokens import unverified_claims
+from tests.fixtures.tokens import issued_before_client_ids, unverified_claims
 from tests.fixtures.users import PASSWORD, UserFactory, bearer
 
 COOKIE = "__Host-refresh_token"
@@ -280,7 +280,7 @@ async def test_two_host_cookies_are_refused_and_consume_nothing(client: httpx.As
 async def test_the_former_cookie_alone_is_read_once_and_replaced(client: httpx.AsyncClient, users: UserFactory) -> None:
     """A browser signed in before the rename sends only `__Secure-refresh_token`: it refreshes, gets
     the `__Host-` cookie, and the former one is cleared with its own path."""
-    token = await browser_login(client, users)
+    token = issued_before_client_ids(await browser_login(client, users))
     response = await client.post("/api/v1/refresh", headers={**BROWSER, "Cookie": f"{LEGACY_COOKIE}={token}"})
     new_token = issued_cookie(response)
     assert new_token != token
@@ -288,6 +288,27 @@ async def test_the_former_cookie_alone_is_read_once_and_replaced(client: httpx.A
     assert (cleared.value, cleared["path"], cleared["max-age"]) == ("", "/api/v1", "0")
     assert "secure" in cleared.attributes  # a `__Secure-` cookie is only ever set, and so cleared, Secure
     assert (await cookie_refresh(client, new_token)).status_code == 200
+
+
+async def test_a_former_cookie_with_a_token_issued_since_is_not_read(
+    client: httpx.AsyncClient, users: UserFactory
+) -> None:
+    """Any subdomain can plant a `__Secure-` cookie (with `Domain=`): one holding a token issued
+    since the rename (the planter's own) is no session, and stays unconsumed."""
+    planted = await browser_login(client, users)
+    response = await client.post("/api/v1/refresh", headers={**BROWSER, "Cookie": f"{LEGACY_COOKIE}={planted}"})
+    assert response.status_code == 401
+    assert response.json()["code"] == "not_authenticated"
+    assert (await cookie_refresh(client, planted)).status_code == 200
+
+
+async def test_two_former_cookies_are_refused(client: httpx.AsyncClient, users: UserFactory) -> None:
+    mine = issued_before_client_ids(await browser_login(client, users))
+    theirs = issued_before_client_ids(await browser_login(client, users))
+    cookies = f"{LEGACY_COOKIE}={theirs}; {LEGACY_COOKIE}={mine}"
+    response = await client.post("/api/v1/refresh", headers={**BROWSER, "Cookie": cookies})
+    assert response.status_code == 403
+    assert response.json()["code"] == "csrf_failed"
 
 
 async def test_the_former_cookie_beside_a_host_cookie_is_ignored(client: httpx.AsyncClient, users: UserFactory) -> None:
