@@ -136,9 +136,9 @@ class TokenTransport:
         origin = self.request.headers.get("origin")
         if origin is not None and origin not in get_settings().CORS_ORIGINS and not _same_origin(self.request, origin):
             raise CsrfFailed(f"Origin {origin[:200]!r} may not use the refresh cookie: it is not in CORS_ORIGINS")
-        for name in (COOKIE_NAME, LEGACY_COOKIE_NAME):
-            if _cookie_count(self.request, name) > 1:
-                raise CsrfFailed(f"The request carries more than one {name} cookie; sign in again")
+        read = COOKIE_NAME if COOKIE_NAME in self.request.cookies else LEGACY_COOKIE_NAME
+        if _cookie_count(self.request, read) > 1:
+            raise CsrfFailed(f"The request carries more than one {read} cookie; sign in again")
         token = self._cookie_token()
         if not token:
             raise Unauthorized("No refresh token: send it in the body, or sign in again to get the refresh cookie")

@@ -313,7 +313,7 @@ async def test_two_former_cookies_are_refused(client: httpx.AsyncClient, users: 
 
 async def test_the_former_cookie_beside_a_host_cookie_is_ignored(client: httpx.AsyncClient, users: UserFactory) -> None:
     token = await browser_login(client, users)
-    cookies = f"{LEGACY_COOKIE}=not-a-token; {COOKIE}={token}"
+    cookies = f"{LEGACY_COOKIE}=not-a-token; {COOKIE}={token}; {LEGACY_COOKIE}=another"
     response = await client.post("/api/v1/refresh", headers={**BROWSER, "Cookie": cookies})
     issued_cookie(response)
     [cleared] = set_cookies(response, LEGACY_COOKIE)
