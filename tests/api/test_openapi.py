@@ -19,8 +19,14 @@ async def test_openapi_document_describes_every_route_and_the_password_flow(clie
         assert path in document["paths"], path
     flows = document["components"]["securitySchemes"]["OAuth2PasswordBearer"]["flows"]
     assert flows["password"]["tokenUrl"] == "/api/v1/login"
+    # One description of the token request, the form, under a name of its own (generators fail on
+    # two media types for one body); JSON is still accepted but not in the document.
     login_body = document["paths"]["/api/v1/login"]["post"]["requestBody"]["content"]
-    assert {"application/x-www-form-urlencoded", "application/json"} <= set(login_body)
+    assert login_body == {
+        "application/x-www-form-urlencoded": {"schema": {"$ref": "#/components/schemas/TokenRequest"}}
+    }
+    token_request = document["components"]["schemas"]["TokenRequest"]["properties"]
+    assert {"grant_type", "username", "password", "refresh_token"} <= set(token_request)
     docs = await client.get("/docs")
     assert docs.status_code == 200
     assert "swagger" in docs.text.lower()
