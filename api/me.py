@@ -16,7 +16,7 @@ router = APIRouter(tags=["user"])
 
 
 @router.get("/api/v1/user/me", response_model=UserPublic)
-async def read_me(user: CurrentUser) -> UserPublic:
+async def get_me(user: CurrentUser) -> UserPublic:
     """The signed-in user's profile."""
     return UserPublic.model_validate(user)
 

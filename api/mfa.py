@@ -53,7 +53,7 @@ async def new_recovery_codes(
 
 @router.delete("/api/v1/user/me/mfa", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
 @raises(InvalidPassword, MfaNotEnabled, WrongMfaCode, TokenRevoked, TooManyRequests, MfaUnavailable)
-async def disable(session: Session, me: CurrentPrincipal, data: PasswordAndCode, client: Client) -> None:
+async def disable_mfa(session: Session, me: CurrentPrincipal, data: PasswordAndCode, client: Client) -> None:
     """Turn two-factor login off (with the password and a code)."""
     await enrolment.disable_mfa(
         session, user=me.user, session_id=me.session_id, password=data.password, code=data.code, client=client

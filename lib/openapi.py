@@ -7,6 +7,7 @@ plus every dependency's. `describe_errors` adds them to the document with one er
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -20,6 +21,7 @@ from lib.errors import AuthError, MalformedBody, PayloadTooLarge
 F = TypeVar("F", bound=Callable[..., Any])
 _RAISES = "__raises__"
 _GRANT_REQUESTS = "__grant_requests__"
+_COMPONENTS: dict[str, dict[str, Any]] = {}
 
 
 class ErrorBody(BaseModel):
@@ -53,6 +55,19 @@ def _reads_grant_requests(dependant: Dependant) -> bool:
     return getattr(dependant.call, _GRANT_REQUESTS, False) or any(
         _reads_grant_requests(dependency) for dependency in dependant.dependencies
     )
+
+
+def component(name: str, schema: dict[str, Any]) -> dict[str, str]:
+    """A reference to `schema` as `#/components/schemas/<name>`, for a body a route parses itself
+    (described in its `openapi_extra`): generators then name its model `name` rather than after
+    the operation. `describe_errors` adds the schema to each document whose routes refer to it."""
+    _COMPONENTS[name] = schema
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _referenced_components(routes: Iterable[APIRoute]) -> dict[str, dict[str, Any]]:
+    extras = json.dumps([route.openapi_extra for route in routes if route.openapi_extra])
+    return {name: schema for name, schema in _COMPONENTS.items() if f'"#/components/schemas/{name}"' in extras}
 
 
 def _dependency_errors(dependant: Dependant) -> Iterable[type[AuthError]]:
@@ -121,6 +136,7 @@ def describe_errors(app: FastAPI, routers: Iterable[APIRouter]) -> None:
                     operation["responses"].setdefault("422", _VALIDATION_ERROR)
         schemas = document.setdefault("components", {}).setdefault("schemas", {})
         schemas["ErrorBody"] = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(_referenced_components(routes))
         if "HTTPValidationError" not in schemas:
             schemas.update(_validation_error_schemas())
         app.openapi_schema = document

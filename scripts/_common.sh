@@ -152,18 +152,21 @@ stop_postgres() {
 # OAuth 2.0 clients `oauth4webapi` and `openid-client`, which the client tests drive.
 # Exports DEPLOY_NODE_MODULES and SERVERLESS_CLI.
 DEPLOY_NODE_PACKAGES="serverless@3.40.0 serverless-python-requirements@6.1.2 @vercel/fs-detectors@7.7.3 jose@6.2.17 oauth4webapi@3.8.8 openid-client@6.9.0"
+# The TypeScript client generator the tests run on the OpenAPI document, and the compiler that
+# builds what it writes (0.95.0 is the last openapi-ts that runs on Node 20).
+CLIENT_NODE_PACKAGES="@hey-api/openapi-ts@0.95.0 typescript@5.9.3"
 ensure_deploy_tools() {
-  local prefix="$ROOT/.cache/node"
+  local prefix="$ROOT/.cache/node" packages="$DEPLOY_NODE_PACKAGES $CLIENT_NODE_PACKAGES"
   if ! command -v npm >/dev/null 2>&1; then
     apt_install nodejs npm
   fi
-  if [ ! -x "$prefix/node_modules/.bin/serverless" ] || ! grep -qxF "$DEPLOY_NODE_PACKAGES" "$prefix/.installed" 2>/dev/null; then
-    log "installing $DEPLOY_NODE_PACKAGES into .cache/node"
+  if [ ! -x "$prefix/node_modules/.bin/serverless" ] || ! grep -qxF "$packages" "$prefix/.installed" 2>/dev/null; then
+    log "installing $packages into .cache/node"
     mkdir -p "$prefix"
     # shellcheck disable=SC2086
-    npm install --prefix "$prefix" --no-audit --no-fund --loglevel=error $DEPLOY_NODE_PACKAGES >/dev/null \
-      || die "npm install $DEPLOY_NODE_PACKAGES failed"
-    printf '%s\n' "$DEPLOY_NODE_PACKAGES" > "$prefix/.installed"
+    npm install --prefix "$prefix" --no-audit --no-fund --loglevel=error $packages >/dev/null \
+      || die "npm install $packages failed"
+    printf '%s\n' "$packages" > "$prefix/.installed"
   fi
   export DEPLOY_NODE_MODULES="$prefix/node_modules"
   export SERVERLESS_CLI="$prefix/node_modules/.bin/serverless"

@@ -58,3 +58,11 @@ def test_metadata_holds_every_table() -> None:
         "sessions",
         "users",
     ]
+
+
+@pytest.mark.parametrize("name", ["login", "me"])
+def test_a_function_loads_nothing_of_the_docs(name: str) -> None:
+    """Only the local app serves /docs: a function's cold start neither reads Swagger UI's files
+    nor imports the module that serves them."""
+    modules = set(_loaded(name)["modules"])
+    assert not {"lib.docs", "fastapi_offline"} & modules
