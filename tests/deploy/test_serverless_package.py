@@ -7,6 +7,7 @@ packaged exactly as `serverless deploy` would package it.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -107,7 +108,8 @@ def test_each_function_package_holds_its_file_and_lib(packaged: tuple[Path, str]
     with zipfile.ZipFile(artifacts / f"{key}.zip") as archive:
         names = set(archive.namelist())
     assert f"api/{name}.py" in names
-    assert {n for n in names if n.startswith("api/")} == {f"api/{name}.py", "api/__init__.py"}
+    api_files = {"api/__init__.py", f"api/{name}.py"}
+    assert {n for n in names if n.startswith("api/")} == api_files | {pyc_of(n) for n in api_files}
     lib_files = {
         path.relative_to(ROOT).as_posix()
         for path in (ROOT / "lib").rglob("*")
@@ -116,8 +118,61 @@ def test_each_function_package_holds_its_file_and_lib(packaged: tuple[Path, str]
     assert lib_files <= names, sorted(lib_files - names)
     assert {path for path in lib_files if path.startswith("lib/templates/")} <= names
     assert not {n for n in names if n.split("/")[0] in {"tests", "scripts", "migrations", ".ci", "node_modules"}}
-    assert not {n for n in names if "__pycache__" in n and n.startswith(("api/", "lib/"))}
+    # Bytecode: each source's CPython 3.12 pyc and nothing else from a __pycache__ of ours.
+    sources = {n for n in names if n.startswith(("api/", "lib/")) and n.endswith(".py")}
+    assert {n for n in names if "__pycache__" in n and n.startswith(("api/", "lib/"))} == {pyc_of(n) for n in sources}
     assert not {n for n in names if n.endswith((".env", ".db", "serverless.yml", "pyproject.toml"))}
+
+
+def pyc_of(source: str) -> str:
+    """Where CPython 3.12 looks for the bytecode of `source` (a path in the package)."""
+    folder, _, file = source.rpartition("/")
+    return f"{folder}/__pycache__/{file.removesuffix('.py')}.cpython-312.pyc"
+
+
+@pytest.mark.parametrize("name", ["login", "me", "cron_cleanup"])
+def test_packaged_bytecode_is_python_312_and_valid_for_the_packaged_source(
+    packaged: tuple[Path, str], name: str, tmp_path: Path
+) -> None:
+    """Each pyc is an unchecked-hash pyc (PEP 552) of Python 3.12 for the very source beside it, so
+    that the read-only runtime loads it whatever the files' times; and the runtime does load it."""
+    artifacts, _output = packaged
+    key = next(k for k, f in serverless_config()["functions"].items() if f["handler"] == f"api/{name}.handler")
+    template = json.loads((artifacts / "cloudformation-template-update-stack.json").read_text())
+    functions = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+    # The packaged settings, with a real key (the packaging test's is a placeholder the init refuses).
+    variables = {
+        **functions[0]["Environment"]["Variables"],
+        "RSA_PRIVATE_KEY_CONTENT": os.environ["RSA_PRIVATE_KEY_CONTENT"],
+    }
+    with zipfile.ZipFile(artifacts / f"{key}.zip") as archive:
+        archive.extractall(tmp_path)
+        sources = [n for n in archive.namelist() if n.startswith(("api/", "lib/")) and n.endswith(".py")]
+    assert len(sources) > 50
+    for source in sources:
+        header = (tmp_path / pyc_of(source)).read_bytes()[:16]
+        assert header[:4] == MAGIC_312, source
+        assert int.from_bytes(header[4:8], "little") == 0b01, source  # hash-based, source not checked
+        assert header[8:] == importlib.util.source_hash((tmp_path / source).read_bytes()), source
+    # The package's own bytecode is what a read-only runtime imports: with the sources emptied,
+    # the function still imports (every module came from its pyc) and writes no bytecode.
+    for source in sources:
+        (tmp_path / source).write_text("raise ImportError('compiled from source')\n")
+    check = f"import api.{name}, sys; print(sys.modules['api.{name}'].handler is not None)"
+    process = subprocess.run(
+        [sys.executable, "-B", "-c", check],
+        cwd=tmp_path,
+        env={"PATH": os.environ["PATH"], "ENV_FILE": "", **LAMBDA_RUNTIME_ENV, **variables},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert process.returncode == 0, process.stderr[-2000:]
+    assert process.stdout.split() == ["True"]
+
+
+# CPython 3.12's bytecode magic number (importlib.util.MAGIC_NUMBER under 3.12): 3531.
+MAGIC_312 = (3531).to_bytes(2, "little") + b"\r\n"
 
 
 def test_the_schedule_package_holds_the_clean_up(packaged: tuple[Path, str]) -> None:

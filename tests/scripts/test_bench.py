@@ -20,7 +20,11 @@ COLD_START_KEYS = {
     "init_ratio_to_local_app",
     "first_request_overhead_ms",
     "cold_total_ratio_to_floor",
+    "cold_total_ratio_to_card_floor",
+    "init_ms_without_bytecode",
+    "bytecode_saves_ms",
 }
+PEER_FIGURES = {"cold_start_ms", "login_p50_ms", "me_p50_ms", "load_rps"}
 SECTIONS = {
     "token": {"sign_us", "raw_sign_us", "sign_ratio", "verify_us", "raw_verify_us", "verify_ratio", "first_sign_ms"},
     "login": {
@@ -68,9 +72,20 @@ def test_bench_json_has_every_figure_of_the_contract(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     figures = json.loads(output.read_text())
 
-    assert set(figures) == {"cold_start", "fastapi_import_ms", "local_app_init_ms", "library_floor_ms", *SECTIONS}
+    assert set(figures) == {
+        "cold_start",
+        "fastapi_import_ms",
+        "local_app_init_ms",
+        "library_floor_ms",
+        "card_floor_ms",
+        "peer",
+        "peer_ours",
+        "peer_ratio",
+        *SECTIONS,
+    }
     assert is_figure(figures["fastapi_import_ms"])
     assert is_figure(figures["library_floor_ms"])
+    assert is_figure(figures["card_floor_ms"])
     assert is_figure(figures["local_app_init_ms"])
     assert set(figures["cold_start"]) == set(function_names())
     for name, row in figures["cold_start"].items():
@@ -94,4 +109,30 @@ def test_bench_json_has_every_figure_of_the_contract(tmp_path: Path) -> None:
         assert figures[name]["connects"] == 1
         assert figures[name]["round_trips"] > 3 * figures[name]["connects"]
         assert figures[name]["first_round_trips"] >= figures[name]["round_trips"]
+    # The peer, measured in the same run: the installed fastapi-users, and a ratio for each figure.
+    assert figures["peer"]["name"] == "fastapi-users"
+    assert figures["peer"]["version"] == peer_version()
+    assert set(figures["peer"]) == {"name", "version", *PEER_FIGURES}
+    assert set(figures["peer_ours"]) == set(figures["peer_ratio"]) == PEER_FIGURES
+    for key in PEER_FIGURES:
+        assert all(is_figure(figures[part][key]) for part in ("peer", "peer_ours", "peer_ratio")), key
+        assert figures["peer"][key] > 0
+        assert figures["peer_ours"][key] > 0
+    for key in ("cold_start_ms", "login_p50_ms", "me_p50_ms"):  # ours over the peer's for times
+        assert figures["peer_ratio"][key] == pytest.approx(figures["peer_ours"][key] / figures["peer"][key])
+    assert figures["peer_ratio"]["load_rps"] == pytest.approx(  # the peer's over ours for throughput
+        figures["peer"]["load_rps"] / figures["peer_ours"]["load_rps"]
+    )
+    # The card's floor is the library floor and python-jose with its cryptography modules imported.
+    for row in figures["cold_start"].values():
+        card_ratio = row["cold_total_ratio_to_card_floor"] * figures["card_floor_ms"]
+        assert card_ratio == pytest.approx(row["cold_total_ratio_to_floor"] * figures["library_floor_ms"])
+        assert row["bytecode_saves_ms"] == pytest.approx(row["init_ms_without_bytecode"] - row["init_ms"])
     assert "function" in done.stdout  # the table was printed too
+    assert "Beside fastapi-users" in done.stdout
+
+
+def peer_version() -> str:
+    """The fastapi-users version the peer's requirements pin (what scripts/bench installs)."""
+    pins = (ROOT / "scripts" / "benchmark" / "peer" / "requirements.txt").read_text().splitlines()
+    return next(line.split("==")[1] for line in pins if line.startswith("fastapi-users=="))

@@ -1,13 +1,18 @@
-"""One fresh-interpreter measurement for `scripts/bench.py`; prints one JSON line.
+"""One fresh-interpreter measurement for the benchmark (`scripts/benchmark`); prints one JSON line.
 
-    bench_worker.py init MODULE[,MODULE]   import the modules, report init_ms
-    bench_worker.py function NAME SPEC     import api.NAME, then serve SPEC's requests in-process
-    bench_worker.py first-sign             the first access token signed in a fresh process
-    bench_worker.py round-trips NAME SPEC  serve SPEC's requests through api.NAME with the database
-                                           behind a counting proxy; round trips per request
+    worker.py init MODULE[,MODULE]      import the modules, report init_ms
+    worker.py function MODULE SPEC      import MODULE (api.NAME, or the peer's app), then serve
+                                        SPEC's requests in-process
+    worker.py first-sign                the first access token signed in a fresh process
+    worker.py round-trips NAME SPEC     serve SPEC's requests through api.NAME with the database
+                                        behind a counting proxy; round trips per request
+    worker.py serve MODULE              serve the requests read from standard input, one JSON
+                                        line each, answering one JSON line each (status, ms, body)
 
 Only `os`, `sys` and `time` (all loaded by the interpreter itself) are imported before the
-timed import, so that nothing is charged to, or hidden from, the module measured.
+timed import, so that nothing is charged to, or hidden from, the module measured. The
+repository root is put first on sys.path, or BENCH_SOURCE_ROOT when set (a copy of api/ and
+lib/ without bytecode, for the cold starts measured without it).
 """
 
 import os
@@ -73,8 +78,8 @@ async def call_asgi(
     return status, b"".join(chunks), elapsed
 
 
-def _function(name: str, spec_text: str) -> dict[str, object]:
-    module, init = _import(f"api.{name}")
+def _function(module_name: str, spec_text: str) -> dict[str, object]:
+    module, init = _import(module_name)
     import asyncio
     import json
 
@@ -114,12 +119,12 @@ def _first_sign() -> dict[str, object]:
 
 
 def _round_trips(name: str, spec_text: str) -> dict[str, object]:
-    """Each request's round trips to PgBouncer, its connects included (scripts/pg_roundtrips.py)."""
+    """Each request's round trips to PgBouncer, its connects included (scripts/benchmark/roundtrips.py)."""
     import asyncio
     import json
     from urllib.parse import urlsplit
 
-    from scripts.pg_roundtrips import CountingProxy
+    from scripts.benchmark.roundtrips import CountingProxy
 
     spec = json.loads(spec_text)
     target = urlsplit(os.environ["DATABASE_URL"])
@@ -145,6 +150,24 @@ def _round_trips(name: str, spec_text: str) -> dict[str, object]:
     return asyncio.run(serve())
 
 
+def _serve(module_name: str) -> None:
+    """Answer each request line of standard input through MODULE's app, in one event loop."""
+    import asyncio
+    import json
+
+    answers, sys.stdout = sys.stdout, sys.stderr  # what the app prints stays out of the answers
+    app = __import__(module_name, fromlist=["_"]).app
+    loop = asyncio.new_event_loop()
+    for line in sys.stdin:
+        request = json.loads(line)
+        status, answer, elapsed = loop.run_until_complete(
+            call_asgi(app, request["method"], request["path"], request["headers"], request["body"].encode())
+        )
+        answer_line = {"status": status, "ms": elapsed, "body": answer.decode("utf-8", "replace")}
+        print(json.dumps(answer_line), file=answers, flush=True)
+    loop.close()
+
+
 def main() -> None:
     mode = sys.argv[1]
     if mode == "init":
@@ -155,6 +178,9 @@ def main() -> None:
         result = _first_sign()
     elif mode == "round-trips":
         result = _round_trips(sys.argv[2], sys.argv[3])
+    elif mode == "serve":
+        _serve(sys.argv[2])
+        return
     else:
         raise SystemExit(f"unknown mode {mode!r}")
     import json
@@ -163,5 +189,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.path[0] = os.path.dirname(os.path.abspath(sys.path[0]))  # the repository root, not scripts/
+    # The repository root (or the copy of its source to measure), not scripts/benchmark/.
+    sys.path[0] = os.environ.get("BENCH_SOURCE_ROOT") or os.path.dirname(os.path.dirname(os.path.abspath(sys.path[0])))
     main()

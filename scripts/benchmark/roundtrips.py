@@ -1,4 +1,4 @@
-"""A TCP proxy in front of PgBouncer that counts round trips, for `scripts/bench_worker.py`.
+"""A TCP proxy in front of PgBouncer that counts round trips, for the benchmark's worker.
 
 A round trip is a turn of the conversation: the client sends (one or more protocol
 messages, pipelined or not) and the server answers. The proxy counts each time the
