@@ -344,3 +344,30 @@ async def test_deleting_a_user_during_their_refreshes_answers_no_5xx_and_logs_no
             if loop and (pair := loop[-1].pair) is not None:
                 findings.add(trial, *await live_pairs(client, [pair]))
     findings.assert_none(postgres_log)
+
+
+async def test_a_logout_during_refreshes_ends_every_session_and_logs_no_deadlock(
+    client: httpx.AsyncClient, users: UserFactory, race_settings: Callable[..., None], postgres_log: PostgresLog
+) -> None:
+    """Logout locks the user's row FOR NO KEY UPDATE, which the key share a refresh takes to insert
+    its next token passes: with FOR UPDATE, a refresh holding its session waits on the row while
+    the logout waits on that session, and PostgreSQL detects a deadlock."""
+    race_settings(SINGLE_SESSION="false")
+    findings = Findings()
+    for trial in range(findings.trials):
+        user = await users.sign_up()
+        tokens = [user.refresh_token]
+        for _ in range(3):
+            tokens.append((await users.login(user.username, user.password)).json()["refresh_token"])
+        done = asyncio.Event()
+        logout, *loops = await asyncio.gather(
+            action_then_done(partial(send, client, "POST", "/api/v1/logout", headers=user.headers), done),
+            *(refresh_loop(client, token, done) for token in tokens),
+        )
+        if logout.status != 204:
+            findings.add(trial, f"the logout answered {logout.status} {logout.body}")
+        refreshes = [answer for loop in loops for answer in loop]
+        findings.add(trial, *(f"a racing refresh answered {error}" for error in server_errors(refreshes)))
+        last_pairs = [pair for loop in loops if loop and (pair := loop[-1].pair) is not None]
+        findings.add(trial, *await live_pairs(client, last_pairs))
+    findings.assert_none(postgres_log)
