@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import asyncpg
 from sqlalchemy import event, select
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -56,6 +58,29 @@ def _unnamed_statement() -> str:
     return ""
 
 
+# Cancel requests a terminated connection left in flight, kept referenced until they finish.
+_CANCELS_IN_FLIGHT: set[asyncio.Task[Any]] = set()
+
+
+class PatientCancelConnection(asyncpg.Connection):  # type: ignore[misc]
+    """An asyncpg connection that, when terminated, lets its in-flight cancel requests finish.
+
+    A statement past its command timeout is cancelled by a CancelRequest sent over a second
+    connection. asyncpg cancels that request's task when the connection is terminated (as
+    SQLAlchemy does with a connection it gives up on), hanging up on the pooler mid-cancel:
+    PgBouncer 1.18.0 (Debian 12's) then aborts with `disconnect_client(): bad client state`
+    (its bug #801, fixed in 1.19.1). Left to finish, the request ends by itself when the pooler
+    closes it, within the command timeout that bounds it.
+    """
+
+    def _clean_tasks(self) -> None:
+        for task in self._cancellations:
+            if not task.done():
+                _CANCELS_IN_FLIGHT.add(task)
+                task.add_done_callback(_CANCELS_IN_FLIGHT.discard)
+        self._cancellations.clear()
+
+
 def pgbouncer_safe(connect_args: dict[str, Any]) -> dict[str, Any]:
     """asyncpg arguments that work behind PgBouncer in transaction mode (and Neon's pooler):
     no statement caches, and each statement prepared under the unnamed name.
@@ -71,6 +96,7 @@ def pgbouncer_safe(connect_args: dict[str, Any]) -> dict[str, Any]:
         "statement_cache_size": 0,
         "prepared_statement_cache_size": 0,
         "prepared_statement_name_func": _unnamed_statement,
+        "connection_class": PatientCancelConnection,
         **connect_args,
     }
 
