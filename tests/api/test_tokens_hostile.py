@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from lib.errors import InvalidToken
 from lib.security.tokens import decode_token
 from tests.fixtures import tokens as forge
+from tests.fixtures.app import SettingsEnv
 from tests.fixtures.users import UserFactory, bearer
 
 B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -152,7 +153,7 @@ def key_4096() -> str:
 
 
 async def test_a_non_canonical_signature_under_a_4096_bit_key_is_refused(
-    client: httpx.AsyncClient, users: UserFactory, settings_env: Any, key_4096: str
+    client: httpx.AsyncClient, users: UserFactory, settings_env: SettingsEnv, key_4096: str
 ) -> None:
     """Only the signature's spelling changes, so only the canonical check can refuse it: the
     signature itself still verifies once decoded leniently."""
