@@ -131,7 +131,8 @@ _CLOSED_CONNECTION = ("connection is closed", "connection was closed", "underlyi
 
 def _causes(exc: BaseException) -> list[BaseException]:
     """`exc`, the driver's exception SQLAlchemy wraps (`orig`, an adapter class for asyncpg),
-    and what each was raised from (the adapter's `__cause__` is asyncpg's own exception)."""
+    and what each was raised from (the adapter's `__cause__` is asyncpg's own exception); not
+    what was merely being handled when it was raised (`__context__`)."""
     seen: list[BaseException] = []
     pending: list[BaseException | None] = [exc]
     while pending and len(seen) < 16:
@@ -140,7 +141,7 @@ def _causes(exc: BaseException) -> list[BaseException]:
             continue
         seen.append(current)
         orig = getattr(current, "orig", None)
-        pending += [orig if isinstance(orig, BaseException) else None, current.__cause__, current.__context__]
+        pending += [orig if isinstance(orig, BaseException) else None, current.__cause__]
     return seen
 
 
