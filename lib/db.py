@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import asyncpg
 from sqlalchemy import event, select
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -56,6 +58,29 @@ def _unnamed_statement() -> str:
     return ""
 
 
+# Cancel requests a terminated connection left in flight, kept referenced until they finish.
+_CANCELS_IN_FLIGHT: set[asyncio.Task[Any]] = set()
+
+
+class PatientCancelConnection(asyncpg.Connection):  # type: ignore[misc]
+    """An asyncpg connection that, when terminated, lets its in-flight cancel requests finish.
+
+    A statement past its command timeout is cancelled by a CancelRequest sent over a second
+    connection. asyncpg cancels that request's task when the connection is terminated (as
+    SQLAlchemy does with a connection it gives up on), hanging up on the pooler mid-cancel:
+    PgBouncer 1.18.0 (Debian 12's) then aborts with `disconnect_client(): bad client state`
+    (its bug #801, fixed in 1.19.1). Left to finish, the request ends by itself when the pooler
+    closes it, within the command timeout that bounds it.
+    """
+
+    def _clean_tasks(self) -> None:
+        for task in self._cancellations:
+            if not task.done():
+                _CANCELS_IN_FLIGHT.add(task)
+                task.add_done_callback(_CANCELS_IN_FLIGHT.discard)
+        self._cancellations.clear()
+
+
 def pgbouncer_safe(connect_args: dict[str, Any]) -> dict[str, Any]:
     """asyncpg arguments that work behind PgBouncer in transaction mode (and Neon's pooler):
     no statement caches, and each statement prepared under the unnamed name.
@@ -71,6 +96,7 @@ def pgbouncer_safe(connect_args: dict[str, Any]) -> dict[str, Any]:
         "statement_cache_size": 0,
         "prepared_statement_cache_size": 0,
         "prepared_statement_name_func": _unnamed_statement,
+        "connection_class": PatientCancelConnection,
         **connect_args,
     }
 
@@ -92,25 +118,55 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+# SQLSTATEs of a database that refuses or drops connections, or is going away: class 08
+# (connection exceptions; PgBouncer sends 08P01 for its own refusals: "no more connections
+# allowed", "pgbouncer cannot connect to server", "query_wait_timeout"), too_many_connections,
+# configuration_limit_exceeded, and the shutdown codes (admin_shutdown, crash_shutdown,
+# cannot_connect_now, database_dropped).
+_UNAVAILABLE_SQLSTATES = frozenset({"53300", "53400", "57P01", "57P02", "57P03", "57P04"})
+_UNAVAILABLE_SQLSTATE_CLASSES = ("08",)
+# What drivers say when a connection closed under them (asyncpg's InterfaceError has no SQLSTATE).
+_CLOSED_CONNECTION = ("connection is closed", "connection was closed", "underlying connection is closed")
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """`exc`, the driver's exception SQLAlchemy wraps (`orig`, an adapter class for asyncpg),
+    and what each was raised from (the adapter's `__cause__` is asyncpg's own exception); not
+    what was merely being handled when it was raised (`__context__`)."""
+    seen: list[BaseException] = []
+    pending: list[BaseException | None] = [exc]
+    while pending and len(seen) < 16:
+        current = pending.pop(0)
+        if current is None or any(current is known for known in seen):
+            continue
+        seen.append(current)
+        orig = getattr(current, "orig", None)
+        pending += [orig if isinstance(orig, BaseException) else None, current.__cause__]
+    return seen
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    for name in ("sqlstate", "pgcode"):
+        code = getattr(exc, name, None)
+        if isinstance(code, str) and code:
+            return code
+    return None
+
+
 def is_database_unavailable(exc: BaseException) -> bool:
-    if isinstance(exc, (OSError, TimeoutError, sa_exc.OperationalError, sa_exc.InterfaceError)):
-        return True
-    if isinstance(exc, sa_exc.DBAPIError):
-        if exc.connection_invalidated:
+    """Whether `exc` says that the database (or the pooler in front of it) cannot serve us now:
+    a refused, dropped or timed-out connection, or a refusal by SQLSTATE. Such a request is
+    answered 503 with Retry-After, never 500."""
+    for cause in _causes(exc):
+        if isinstance(cause, (OSError, TimeoutError, sa_exc.OperationalError, sa_exc.InterfaceError)):
             return True
-        name = type(exc.orig).__name__ if exc.orig is not None else ""
-        return (
-            name
-            in {
-                "CannotConnectNowError",
-                "ConnectionDoesNotExistError",
-                "ConnectionFailureError",
-                "TooManyConnectionsError",
-                "AdminShutdownError",
-                "ProtocolViolationError",
-            }
-            or "pgbouncer" in str(exc.orig).lower()
-        )
+        if isinstance(cause, sa_exc.DBAPIError) and cause.connection_invalidated:
+            return True
+        code = _sqlstate(cause)
+        if code is not None and (code in _UNAVAILABLE_SQLSTATES or code.startswith(_UNAVAILABLE_SQLSTATE_CLASSES)):
+            return True
+        if type(cause).__name__ == "InterfaceError" and any(text in str(cause).lower() for text in _CLOSED_CONNECTION):
+            return True
     return False
 
 

@@ -123,7 +123,14 @@ ignore_startup_parameters = extra_float_digits
 logfile = $PG_WORK/pgbouncer.log
 pidfile = $PG_WORK/pgbouncer.pid
 INI
-  printf '"auth" "%s"\n' "$password" > "$PG_WORK/userlist.txt"
+  # The role's SCRAM secret, not its password, as production poolers hold it: PgBouncer checks the
+  # client's proof against it and logs into PostgreSQL with the keys the client's exchange
+  # proves (with a plaintext entry it runs the whole 4096-round derivation on every connect).
+  local secret
+  secret="$(as_pg "$PG_BIN/psql" -h "$PG_WORK" -p "$PG_PORT" -U postgres -qAt -v ON_ERROR_STOP=1 \
+    -c "SELECT rolpassword FROM pg_authid WHERE rolname = 'auth'")"
+  case "$secret" in SCRAM-SHA-256\$*) ;; *) die "the auth role has no SCRAM secret" ;; esac
+  printf '"auth" "%s"\n' "$secret" > "$PG_WORK/userlist.txt"
   [ "$(id -u)" = 0 ] && chown postgres:postgres "$PG_WORK/pgbouncer.ini" "$PG_WORK/userlist.txt"
   as_pg pgbouncer -d "$PG_WORK/pgbouncer.ini" >/dev/null 2>&1 || { cat "$PG_WORK/pgbouncer.log" >&2; die "PgBouncer did not start"; }
   local _

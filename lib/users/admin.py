@@ -8,6 +8,7 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from lib.db import commit_now
 from lib.mfa.factors import turn_off_mfa
 from lib.mfa.notices import send_mfa_notice
 from lib.models import Role, User
@@ -70,7 +71,23 @@ async def update_user(session: AsyncSession, *, user_id: uuid.UUID, data: AdminU
 
 
 async def delete_user(session: AsyncSession, *, user_id: uuid.UUID) -> None:
-    """Delete the account; its sessions and tokens go with it (ON DELETE CASCADE)."""
+    """Delete the account; its sessions and tokens go with it (ON DELETE CASCADE).
+
+    One lock order with a refresh, which locks its token, then its session, then takes a key
+    share of the user's row to insert the next token: deleting the row at once would hold it
+    against that key share while the cascade waits for the session the refresh holds (a
+    deadlock), or for a token a refresh holds while it waits for the session. So the user's
+    row is locked first (FOR NO KEY UPDATE, which a refresh's key share passes) and its
+    sessions are ended and committed: from then on no refresh locks a session or inserts a
+    token of this user, and the row is deleted in a second transaction, with the cascade.
+    A deletion that fails between the two has signed the user out, nothing more.
+    """
+    admins = await lock_active_admins(session)
+    user = await get_user(session, user_id=user_id, for_update=True)
+    ensure_another_admin_remains(admins, leaving=user)
+    await end_user_sessions(session, user=user)
+    await commit_now(session)
+
     admins = await lock_active_admins(session)
     user = await get_user(session, user_id=user_id, for_update=True)
     ensure_another_admin_remains(admins, leaving=user)

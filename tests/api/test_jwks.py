@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import anyio
 import httpx
@@ -17,6 +19,7 @@ from tests.fixtures import tokens as forge
 from tests.fixtures.live import serve
 from tests.fixtures.users import UserFactory
 
+ROOT = Path(__file__).resolve().parents[2]
 CACHE_CONTROL = "public, max-age=300, s-maxage=3600, stale-while-revalidate=86400"
 
 
@@ -193,3 +196,66 @@ async def jwks_client_get(path: str, origin: str) -> httpx.Response:
     """The same request to the JWKS function as deployed (its own app, no FastAPI)."""
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=jwks_app), base_url="http://testserver") as http:
         return await http.get(path, headers={"Origin": origin})
+
+
+def _import_jwks_function(**environment: str) -> subprocess.CompletedProcess[str]:
+    """Import api/jwks.py in a fresh interpreter with `environment` (and none of the suite's settings)."""
+    keep = {name: value for name, value in os.environ.items() if name in {"PATH", "HOME", "LANG", "PYTHONPATH"}}
+    return subprocess.run(
+        [sys.executable, "-c", "import api.jwks"],
+        cwd=ROOT,
+        env={**keep, "ENV_FILE": "", **environment},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("environment", "named"),
+    [
+        ({"ENVIRONMENT": "production", "JWT_ISSUER": "https://auth.example.com"}, "RSA_PRIVATE_KEY_CONTENT"),
+        ({"VERCEL_ENV": "production", "JWT_ISSUER": "https://auth.example.com"}, "RSA_PRIVATE_KEY_CONTENT"),
+        (
+            {"AWS_LAMBDA_FUNCTION_NAME": "auth-jwks", "JWT_ISSUER": "https://auth.example.com"},
+            "RSA_PRIVATE_KEY_CONTENT",
+        ),
+        (
+            {"ENVIRONMENT": "production", "RSA_PRIVATE_KEY_CONTENT": "not a key", "JWT_ISSUER": "https://a.example"},
+            "RSA_PRIVATE_KEY_CONTENT",
+        ),
+        (
+            {
+                "ENVIRONMENT": "production",
+                "RSA_PRIVATE_KEY_PATH": "/nonexistent/key.pem",
+                "JWT_ISSUER": "https://a.example",
+            },
+            "RSA_PRIVATE_KEY_PATH",
+        ),
+        ({"ENVIRONMENT": "production", "RSA_PRIVATE_KEY_CONTENT": "<key>"}, "JWT_ISSUER"),
+        (
+            {"ENVIRONMENT": "production", "RSA_PRIVATE_KEY_CONTENT": "<key>", "JWT_ISSUER": "https://127.1"},
+            "JWT_ISSUER",
+        ),
+    ],
+)
+def test_jwks_function_refuses_to_start_in_production_without_a_usable_key(
+    environment: dict[str, str], named: str
+) -> None:
+    """Like the other functions, at import (the cold start), not with a 500 on its first request."""
+    if environment.get("RSA_PRIVATE_KEY_CONTENT") == "<key>":
+        environment = {**environment, "RSA_PRIVATE_KEY_CONTENT": os.environ["RSA_PRIVATE_KEY_CONTENT"]}
+    process = _import_jwks_function(**environment)
+    assert process.returncode != 0
+    last_line = process.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("lib.config_error.ConfigError: " + named), process.stderr[-2000:]
+
+
+def test_jwks_function_starts_in_production_with_a_key_and_a_public_issuer() -> None:
+    process = _import_jwks_function(
+        ENVIRONMENT="production",
+        RSA_PRIVATE_KEY_CONTENT=os.environ["RSA_PRIVATE_KEY_CONTENT"],
+        JWT_ISSUER="https://auth.example.com",
+    )
+    assert process.returncode == 0, process.stderr[-2000:]

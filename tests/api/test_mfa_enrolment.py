@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable
 from urllib.parse import parse_qs, urlparse
 from xml.etree import ElementTree
 
 import httpx
 import pyotp
+import pytest
 
 from tests.fixtures.mail import Mailbox
 from tests.fixtures.mfa import LOGIN_MFA, enrol, mfa_token, totp_code
@@ -167,3 +170,26 @@ async def test_turning_mfa_off_with_a_recovery_code(
     )
     assert again.status_code == 400
     assert again.json()["code"] == "mfa_not_enabled"
+
+
+async def test_enrol_confirms_when_a_time_step_ends_while_its_request_is_on_its_way(
+    client: httpx.AsyncClient, users: UserFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The enrolment fixture computes its code at the moment of use: when a 30 s step is about to
+    end, it waits for the next one, so that a slow confirmation (here 1 s on its way) still
+    carries a code of the server's window. Server and test read the same shifted clock."""
+    member = await users.sign_up()
+    real_time = time.time
+    shift = 29.4 - real_time() % 30  # 0.6 s left in the current step
+    monkeypatch.setattr(time, "time", lambda: real_time() + shift)
+
+    async def slow_confirmation(request: httpx.Request) -> None:
+        if request.url.path.endswith("/mfa/totp/confirm"):
+            await asyncio.sleep(1.0)
+
+    client.event_hooks["request"].append(slow_confirmation)
+    enrolled = await enrol(client, member)
+    client.event_hooks["request"].remove(slow_confirmation)
+    token = await mfa_token(client, member.username)
+    signed_in = await client.post(LOGIN_MFA, json={"mfa_token": token, "code": totp_code(enrolled.secret, 1)})
+    assert signed_in.status_code == 200, signed_in.text

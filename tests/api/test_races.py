@@ -9,8 +9,9 @@ test: RACE_TRIALS (a few by default, 20 for a thorough run).
 from __future__ import annotations
 
 import asyncio
+import random
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
 
 import httpx
@@ -289,3 +290,84 @@ async def test_one_second_factor_code_signs_in_once_however_many_send_it_at_once
         if statuses != Counter({200: 1, 401: 5}):
             findings.add(trial, f"six exchanges of one {factor} code answered {dict(statuses)}")
     findings.assert_none()
+
+
+async def refresh_loop(client: httpx.AsyncClient, refresh_token: str, done: asyncio.Event) -> list[Answer]:
+    """A client refreshing over and over, each time with the token it was last given, until `done`."""
+    answers: list[Answer] = []
+    while not done.is_set():
+        answer = await send(client, "POST", "/api/v1/refresh", json={"refresh_token": refresh_token})
+        answers.append(answer)
+        if (pair := answer.pair) is None:
+            break
+        refresh_token = pair["refresh_token"]
+    return answers
+
+
+async def action_then_done(action: Callable[[], Awaitable[Answer]], done: asyncio.Event) -> Answer:
+    """`action`, sent a moment after the loops began; `done` is set once it has answered."""
+    await asyncio.sleep(random.uniform(0.02, 0.08))
+    try:
+        return await action()
+    finally:
+        done.set()
+
+
+async def test_deleting_a_user_during_their_refreshes_answers_no_5xx_and_logs_no_deadlock(
+    client: httpx.AsyncClient,
+    users: UserFactory,
+    accounts: RoleFactory,
+    race_settings: Callable[..., None],
+    postgres_log: PostgresLog,
+) -> None:
+    """The deletion takes the user's row first, then the sessions and tokens, as a refresh does
+    not wait on it in the opposite order: PostgreSQL detects no deadlock (a retry would hide one)."""
+    race_settings(SINGLE_SESSION="false")
+    admin = await accounts.create("admin")
+    findings = Findings()
+    for trial in range(findings.trials):
+        user = await users.sign_up()
+        url = f"/api/v1/admin/users/{await user_id(client, user)}"
+        tokens = [user.refresh_token]
+        for _ in range(3):
+            tokens.append((await users.login(user.username, user.password)).json()["refresh_token"])
+        done = asyncio.Event()
+        deletion, *loops = await asyncio.gather(
+            action_then_done(partial(send, client, "DELETE", url, headers=admin.headers), done),
+            *(refresh_loop(client, token, done) for token in tokens),
+        )
+        if deletion.status != 204:
+            findings.add(trial, f"the deletion answered {deletion.status} {deletion.body}")
+        refreshes = [answer for loop in loops for answer in loop]
+        findings.add(trial, *(f"a racing refresh answered {error}" for error in server_errors(refreshes)))
+        for loop in loops:
+            if loop and (pair := loop[-1].pair) is not None:
+                findings.add(trial, *await live_pairs(client, [pair]))
+    findings.assert_none(postgres_log)
+
+
+async def test_a_logout_during_refreshes_ends_every_session_and_logs_no_deadlock(
+    client: httpx.AsyncClient, users: UserFactory, race_settings: Callable[..., None], postgres_log: PostgresLog
+) -> None:
+    """Logout locks the user's row FOR NO KEY UPDATE, which the key share a refresh takes to insert
+    its next token passes: with FOR UPDATE, a refresh holding its session waits on the row while
+    the logout waits on that session, and PostgreSQL detects a deadlock."""
+    race_settings(SINGLE_SESSION="false")
+    findings = Findings()
+    for trial in range(findings.trials):
+        user = await users.sign_up()
+        tokens = [user.refresh_token]
+        for _ in range(3):
+            tokens.append((await users.login(user.username, user.password)).json()["refresh_token"])
+        done = asyncio.Event()
+        logout, *loops = await asyncio.gather(
+            action_then_done(partial(send, client, "POST", "/api/v1/logout", headers=user.headers), done),
+            *(refresh_loop(client, token, done) for token in tokens),
+        )
+        if logout.status != 204:
+            findings.add(trial, f"the logout answered {logout.status} {logout.body}")
+        refreshes = [answer for loop in loops for answer in loop]
+        findings.add(trial, *(f"a racing refresh answered {error}" for error in server_errors(refreshes)))
+        last_pairs = [pair for loop in loops if loop and (pair := loop[-1].pair) is not None]
+        findings.add(trial, *await live_pairs(client, last_pairs))
+    findings.assert_none(postgres_log)

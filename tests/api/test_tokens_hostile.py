@@ -10,6 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
@@ -17,6 +19,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from lib.errors import InvalidToken
 from lib.security.tokens import decode_token
 from tests.fixtures import tokens as forge
+from tests.fixtures.app import SettingsEnv
 from tests.fixtures.users import UserFactory, bearer
 
 B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -138,3 +141,40 @@ async def test_non_canonical_refresh_token_is_not_decoded(users: UserFactory) ->
     for variant in found.values():
         with pytest.raises(InvalidToken):
             decode_token(variant, "refresh")
+
+
+@pytest.fixture(scope="module")
+def key_4096() -> str:
+    """A 4096-bit signing key (base64 of its PEM): its 512-byte signatures end in a group of three
+    base64url characters, whose last one carries 2 unused bits (2048-bit ones end in two characters)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=4096)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return base64.b64encode(pem).decode("ascii")
+
+
+async def test_a_non_canonical_signature_under_a_4096_bit_key_is_refused(
+    client: httpx.AsyncClient, users: UserFactory, settings_env: SettingsEnv, key_4096: str
+) -> None:
+    """Only the signature's spelling changes, so only the canonical check can refuse it: the
+    signature itself still verifies once decoded leniently."""
+    settings_env(RSA_PRIVATE_KEY_CONTENT=key_4096)
+    user = await users.sign_up()
+    signature = user.access_token.rsplit(".", 1)[1]
+    assert len(signature) % 4 == 3, "a 4096-bit key's signature ends in three characters"
+    assert (await client.get("/api/v1/user/me", headers=user.headers)).status_code == 200
+
+    for name, token in (("access", user.access_token), ("refresh", user.refresh_token)):
+        variant = variants(token)["signature"]
+        assert base64.urlsafe_b64decode(variant.rsplit(".", 1)[1] + "=") == base64.urlsafe_b64decode(
+            token.rsplit(".", 1)[1] + "="
+        )
+        if name == "access":
+            response = await client.get("/api/v1/user/me", headers=bearer(variant))
+        else:
+            response = await client.post("/api/v1/refresh", json={"refresh_token": variant})
+        assert response.status_code == 401, (name, response.text)
+        assert response.json()["code"] == "invalid_token"
+        with pytest.raises(InvalidToken):
+            decode_token(variant, name)  # type: ignore[arg-type]
+    # The honest refresh token still works: the refusals above were the spelling's, not the session's.
+    assert (await client.post("/api/v1/refresh", json={"refresh_token": user.refresh_token})).status_code == 200

@@ -7,14 +7,15 @@ import asyncio
 import os
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, text
 
-from lib.db import get_engine, normalize_database_url
+from lib.db import get_engine, normalize_database_url, pgbouncer_safe
 from tests.fixtures.app import SettingsEnv
 from tests.fixtures.database import is_postgres
 from tests.fixtures.users import PASSWORD, UserFactory
@@ -148,3 +149,61 @@ async def test_no_transaction_stays_open_while_a_login_checks_the_password(
         longest = await watcher
         assert answer.status_code in (200, 401), answer.text
         assert longest < min(0.05, elapsed / 3), (password, longest, elapsed)
+
+
+def _pgbouncer_alive() -> bool:
+    pidfile = Path(os.environ["PG_WORK"]) / "pgbouncer.pid"
+    try:
+        os.kill(int(pidfile.read_text().strip()), 0)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+@pytest.mark.postgres_only
+@pytest.mark.skipif(
+    not is_postgres() or "TEST_PG_DIRECT_URL" not in os.environ or "PG_WORK" not in os.environ,
+    reason="PgBouncer's handling of cancel requests",
+)
+async def test_connections_terminated_after_a_timeout_leave_the_pooler_running() -> None:
+    """A statement past the command timeout is cancelled over a second connection; terminating
+    the first one right after (as SQLAlchemy does with a connection it gives up on) must not hang
+    up on PgBouncer mid-cancel, which PgBouncer 1.18 answers by aborting (`disconnect_client():
+    bad client state`). Connections made with the app's asyncpg arguments, most of the pool busy."""
+    url, _ = normalize_database_url(os.environ["DATABASE_URL"])
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://")  # asyncpg's default sslmode: prefer
+    connection_class = pgbouncer_safe({})["connection_class"]
+
+    async def busy() -> None:
+        connection = await asyncpg.connect(dsn, statement_cache_size=0)
+        try:
+            await connection.execute("SELECT pg_sleep(6)")
+        finally:
+            await connection.close()
+
+    async def timed_out_then_terminated(index: int) -> None:
+        connection = await asyncpg.connect(
+            dsn, statement_cache_size=0, command_timeout=0.5, connection_class=connection_class
+        )
+        with pytest.raises(TimeoutError):
+            await connection.execute("SELECT pg_sleep(3)")
+        await asyncio.sleep(0.05 * (index % 5))
+        connection.terminate()
+
+    log_path = Path(os.environ["PG_WORK"]) / "pgbouncer.log"
+    log_start = log_path.stat().st_size
+    load = [asyncio.create_task(busy()) for _ in range(30)]
+    await asyncio.sleep(0.5)
+    for _ in range(3):  # the crash needs a cancel in flight at the wrong moment: give it several
+        await asyncio.gather(*(timed_out_then_terminated(index) for index in range(20)))
+    await asyncio.sleep(1.0)  # the cancel requests in flight finish
+    await asyncio.gather(*load, return_exceptions=True)
+    with log_path.open("rb") as log:
+        log.seek(log_start)
+        # PgBouncer's own aborts ("FATAL @src/objects.c:... bad client state"), not a server's
+        # FATAL that it relays ("login failed: FATAL: ...").
+        aborts = [line for line in log.read().decode("utf-8", "replace").splitlines() if "FATAL @" in line]
+    assert not aborts, aborts
+    assert _pgbouncer_alive()
+    async with get_engine().connect() as connection:
+        assert (await connection.execute(text("SELECT 1"))).scalar_one() == 1

@@ -9,6 +9,7 @@ import uuid
 import httpx
 import pytest
 from fastapi import APIRouter
+from pydantic import BaseModel
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import select, text, update
 from sqlmodel import col
@@ -84,3 +85,40 @@ async def test_a_request_that_keeps_losing_answers_503_with_retry_after() -> Non
     assert response.json()["code"] == "conflict_retry_exhausted"
     assert response.headers["retry-after"] == "1"
     assert attempts == 4
+
+
+class Rename(BaseModel):
+    name: str
+
+
+async def test_a_retried_request_reads_its_body_again(users: UserFactory) -> None:
+    """The loser of the race reads its JSON body on each attempt: the body is replayed per
+    attempt, not once for the whole request."""
+    user_id = await user_id_of((await users.sign_up()).email)
+    attempts: list[str] = []
+    both_read = asyncio.Barrier(2)
+    router = APIRouter()
+
+    @router.post("/rename/{user_id}")
+    async def rename(session: Session, user_id: uuid.UUID, body: Rename) -> dict[str, str]:
+        attempts.append(body.name)
+        await session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+        await session.execute(select(col(User.first_name)).where(col(User.id) == user_id))
+        if len(attempts) <= 2:
+            await both_read.wait()
+        await session.execute(update(User).where(col(User.id) == user_id).values(first_name=body.name))
+        return {"written": body.name}
+
+    async with make_client(create_app(router)) as client:
+        first, second = await asyncio.wait_for(
+            asyncio.gather(
+                client.post(f"/rename/{user_id}", json={"name": "first"}),
+                client.post(f"/rename/{user_id}", json={"name": "second"}),
+            ),
+            30,
+        )
+    assert (first.status_code, second.status_code) == (200, 200), (first.text, second.text)
+    assert len(attempts) == 3, attempts
+    assert sorted(attempts[:2]) == ["first", "second"]
+    assert attempts[2] in {"first", "second"}  # the loser ran again with its own body
+    assert {first.json()["written"], second.json()["written"]} == {"first", "second"}
