@@ -80,6 +80,8 @@ def _email_problem(settings: Settings) -> str | None:
 
 def production_problems(settings: Settings) -> list[str]:
     """Every refusal for `settings` in production, in the order a deployer would fix them."""
+    from lib.passkeys.relying_party import production_problem as relying_party_problem
+
     problems = [
         None
         if settings.RSA_PRIVATE_KEY_CONTENT or settings.RSA_PRIVATE_KEY_PATH
@@ -107,5 +109,6 @@ def production_problems(settings: Settings) -> list[str]:
         f"PASSWORD_MIN_LENGTH must be at least {PASSWORD_MIN_LENGTH_FLOOR} in production"
         if settings.PASSWORD_MIN_LENGTH < PASSWORD_MIN_LENGTH_FLOOR
         else None,
+        relying_party_problem(settings.WEBAUTHN_RP_ID or "", settings.WEBAUTHN_ORIGINS),
     ]
     return [problem for problem in problems if problem]
