@@ -34,6 +34,7 @@ def send_passkey_notice(session: AsyncSession, *, user: User, change: PasskeyCha
             subject=_SUBJECTS[change].format(app=settings.APP_NAME),
             template="passkey_changed",
             context={
+                "first_name": None,  # no text of the account's: see the module's docstring
                 "change": change,
                 "changed_at": utcnow().strftime("%d %B %Y at %H:%M UTC").lstrip("0"),
                 "link": settings.FRONTEND_URL,

@@ -27,7 +27,7 @@ from lib.db import commit_now, dialect_name
 from lib.errors import PasskeyChallengeInvalid, PasskeyRejected, TokenRevoked
 from lib.log import log_event
 from lib.models import Passkey as StoredPasskey
-from lib.models import User
+from lib.models import User, utcnow
 from lib.passkeys.ceremony import MALFORMED, TIMEOUT_MS, answered_challenge, relying_party
 from lib.passkeys.challenges import new_challenge, use_challenge
 from lib.passkeys.notices import send_passkey_notice
@@ -109,6 +109,7 @@ async def register_passkey(
         "transports": transports,
         "backed_up": verified.credential_backed_up,
         "name": name or DEFAULT_NAME,
+        "created_at": utcnow(),  # to the microsecond on SQLite too, which orders the list
     }
     insert = postgresql.insert if dialect_name(session) == "postgresql" else sqlite.insert
     table = StoredPasskey.__table__  # type: ignore[attr-defined]
