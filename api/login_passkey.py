@@ -9,10 +9,10 @@ from mangum import Mangum
 from lib.app import create_app
 from lib.deps import Client, Session
 from lib.errors import EmailNotVerified, InvalidPasskey, TooManyRequests
+from lib.oauth.transport import Transport
 from lib.openapi import raises
 from lib.passkeys.authentication import authentication_options, sign_in_with_passkey
 from lib.passkeys.schemas import OPTIONS_RESPONSE, AuthenticationRequest
-from lib.sessions.cookie import Transport
 from lib.sessions.schemas import TokenResponse
 
 

@@ -16,7 +16,7 @@ from sqlmodel import col
 
 from lib.config import get_settings
 from lib.db import get_engine
-from lib.models import AuthSession, EmailToken, LoginFailure, RefreshToken, WebAuthnChallenge, utcnow
+from lib.models import Attempt, AuthSession, EmailToken, RefreshToken, WebAuthnChallenge, utcnow
 
 
 class CleanupResult(BaseModel):
@@ -36,7 +36,7 @@ async def delete_stale_rows(session: AsyncSession, *, now: datetime | None = Non
     settings = get_settings()
     login_cutoff = now - timedelta(seconds=settings.LOGIN_FAILURE_WINDOW_SECONDS)
     address_cutoff = now - timedelta(seconds=settings.ADDRESS_LIMIT_WINDOW_SECONDS)
-    key = col(LoginFailure.key)
+    key = col(Attempt.key)
     login_key = or_(key.startswith("account:"), key.startswith("ip:"))  # the rest: sign-up, email requests
     statements = {
         "refresh_tokens": delete(RefreshToken).where(
@@ -49,10 +49,10 @@ async def delete_stale_rows(session: AsyncSession, *, now: datetime | None = Non
         "email_tokens": delete(EmailToken).where(
             or_(col(EmailToken.used_at).is_not(None), col(EmailToken.expires_at) < now)
         ),
-        "login_failures": delete(LoginFailure).where(
+        "login_failures": delete(Attempt).where(
             or_(
-                and_(login_key, col(LoginFailure.created_at) < login_cutoff),
-                and_(~login_key, col(LoginFailure.created_at) < address_cutoff),
+                and_(login_key, col(Attempt.created_at) < login_cutoff),
+                and_(~login_key, col(Attempt.created_at) < address_cutoff),
             )
         ),
         "webauthn_challenges": delete(WebAuthnChallenge).where(col(WebAuthnChallenge.expires_at) < now),

@@ -23,7 +23,7 @@ from lib.email.outbox import queue_email
 from lib.errors import EmailTokenExpired, EmailTokenInvalid, EmailTokenUsed
 from lib.models import EmailToken, EmailTokenPurpose, User, utcnow
 from lib.security.digest import new_opaque_token, token_digest
-from lib.sessions.lifecycle import lock_user
+from lib.users.rows import lock_user
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from lib.models.base import utcnow
 if TYPE_CHECKING:
     from sqlalchemy import MetaData
 
+    from lib.models.attempt import Attempt
     from lib.models.email_token import EmailToken, EmailTokenPurpose
-    from lib.models.login_attempt import LoginFailure
     from lib.models.passkey import Passkey, WebAuthnChallenge
     from lib.models.recovery_code import RecoveryCode
     from lib.models.session import AuthSession, RefreshToken
@@ -30,7 +30,7 @@ _MODULES = {
     "AuthSession": "session",
     "EmailToken": "email_token",
     "EmailTokenPurpose": "email_token",
-    "LoginFailure": "login_attempt",
+    "Attempt": "attempt",
     "Passkey": "passkey",
     "RecoveryCode": "recovery_code",
     "RefreshToken": "session",
@@ -64,10 +64,10 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "Attempt",
     "AuthSession",
     "EmailToken",
     "EmailTokenPurpose",
-    "LoginFailure",
     "Passkey",
     "RecoveryCode",
     "RefreshToken",

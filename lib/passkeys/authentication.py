@@ -32,10 +32,11 @@ from lib.models import User, utcnow
 from lib.passkeys.ceremony import MALFORMED, TIMEOUT_MS, answered_challenge, relying_party
 from lib.passkeys.challenges import new_challenge, use_challenge
 from lib.passkeys.schemas import AuthenticationCredential, credential_json
+from lib.security.throttle import Limit, address_key, record_attempt, release_this_attempt
 from lib.security.tokens import PASSKEY
-from lib.sessions.lifecycle import lock_user, revoke_user_sessions, start_session
+from lib.sessions.lifecycle import revoke_user_sessions, start_session
 from lib.sessions.schemas import ClientInfo, TokenPair
-from lib.sessions.throttle import Limit, address_key, record_attempt, release_attempt
+from lib.users.rows import ensure_verified, lock_user
 
 THROTTLED = "Too many failed sign-ins; try again later"
 
@@ -54,7 +55,9 @@ async def authentication_options(session: AsyncSession, *, client: ClientInfo) -
     address is throttled, so that no ceremony starts that could only fail."""
     limits = _address_limits(client)
     # Counted and given back at once: a check of the limit that leaves nothing behind.
-    await release_attempt(session, await record_attempt(session, limits, message=THROTTLED, event="login_throttled"))
+    await release_this_attempt(
+        session, await record_attempt(session, limits, message=THROTTLED, event="login_throttled")
+    )
     options = generate_authentication_options(
         rp_id=relying_party().id,
         challenge=await new_challenge(session, ceremony="authentication"),
@@ -132,16 +135,17 @@ async def sign_in_with_passkey(
     )
     if moved.first() is None:
         raise _refuse("passkey_changed", client, user_id=stored.user_id, passkey_id=stored.id)
-    await release_attempt(session, reservation)
+    await release_this_attempt(session, reservation)
     return await _start_session(session, user=user, passkey_id=stored.id, client=client)
 
 
 async def _start_session(session: AsyncSession, *, user: User, passkey_id: uuid.UUID, client: ClientInfo) -> TokenPair:
-    settings = get_settings()
-    if settings.REQUIRE_VERIFIED_EMAIL and not user.is_verified:
+    try:
+        ensure_verified(user.is_verified)
+    except EmailNotVerified:
         await commit_now(session)  # the passkey was right: the attempt is not a failure
-        raise EmailNotVerified()
-    if settings.SINGLE_SESSION:
+        raise
+    if get_settings().SINGLE_SESSION:
         await revoke_user_sessions(session, user_id=user.id)
     pair = await start_session(session, user=user, client=client, amr=PASSKEY)
     log_event(

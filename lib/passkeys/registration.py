@@ -32,7 +32,7 @@ from lib.passkeys.ceremony import MALFORMED, TIMEOUT_MS, answered_challenge, rel
 from lib.passkeys.challenges import new_challenge, use_challenge
 from lib.passkeys.notices import send_passkey_notice
 from lib.passkeys.schemas import Passkey, RegistrationCredential, credential_json
-from lib.sessions.lifecycle import lock_user
+from lib.users.rows import lock_unchanged
 
 DEFAULT_NAME = "Passkey"
 
@@ -95,9 +95,8 @@ async def register_passkey(
     except MALFORMED as exc:
         log_event("passkey_registration_failure", user_id=user.id, reason=str(exc)[:200])
         raise PasskeyRejected(f"The passkey could not be verified: {str(exc)[:200]}") from None
-    epoch = user.session_epoch
-    locked = await lock_user(session, user_id=user.id)
-    if locked is None or not locked.is_active or locked.session_epoch != epoch:
+    locked = await lock_unchanged(session, user)
+    if locked is None or not locked.is_active:
         raise TokenRevoked()  # the session ended while the passkey was being made
     transports = sorted({transport.value for transport in credential_transports(credential)})
     row = {

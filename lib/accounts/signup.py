@@ -15,9 +15,9 @@ from lib.email.outbox import queue_email
 from lib.errors import Conflict, EmailTaken, UsernameTaken
 from lib.models import User
 from lib.security.passwords import hash_password
+from lib.security.throttle import address_limits, reserve_attempt
 from lib.sessions.lifecycle import start_session
 from lib.sessions.schemas import ClientInfo, TokenPair
-from lib.sessions.throttle import address_limits, reserve_attempt
 
 
 def _taken(email_taken: bool) -> Conflict:
@@ -56,7 +56,7 @@ async def create_user(session: AsyncSession, *, data: UserCreate, role: str = "u
     return user
 
 
-async def sign_up(session: AsyncSession, *, data: UserCreate, client: ClientInfo) -> TokenPair | None:
+async def register(session: AsyncSession, *, data: UserCreate, client: ClientInfo) -> TokenPair | None:
     """Create the account, email it a verification link, and sign it in.
 
     With `REQUIRE_VERIFIED_EMAIL` no one is signed in (None): the answer is the same for a
