@@ -12,6 +12,7 @@ from lib.app import create_app
 from lib.deps import AdminUser, Session, StaffUser
 from lib.errors import LastAdmin, NotFound
 from lib.openapi import raises
+from lib.passkeys import manage as passkeys
 from lib.users import admin, rows
 from lib.users.schemas import AdminUserUpdate, UserListQuery, UserPage, UserPublic
 
@@ -43,6 +44,15 @@ async def update_user(session: Session, _: AdminUser, user_id: uuid.UUID, data: 
 async def delete_user(session: Session, _: AdminUser, user_id: uuid.UUID) -> None:
     """Delete the account with its sessions and tokens."""
     await admin.delete_user(session, user_id=user_id)
+
+
+@router.delete(
+    "/api/v1/admin/users/{user_id}/passkeys", status_code=status.HTTP_204_NO_CONTENT, response_class=Response
+)
+@raises(NotFound)
+async def delete_user_passkeys(session: Session, admin_user: AdminUser, user_id: uuid.UUID) -> None:
+    """Remove every passkey of the user (a lost or stolen device) and end the user's sessions."""
+    await passkeys.delete_user_passkeys(session, user_id=user_id, admin_id=admin_user.id)
 
 
 app = create_app(router)

@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from lib.config_error import ConfigError
 from lib.env import DEFAULT_JWT_ISSUER, env_file
 from lib.oauth.client_id import CLIENT_ID_RULE, is_client_id
+from lib.passkeys.relying_party import default_relying_party, normalize_origin
 from lib.production import deployed, production_problems
 
 CommaList = Annotated[list[str], NoDecode]
@@ -100,6 +101,12 @@ class Settings(BaseSettings):
     # (app.example.com and auth.example.com), `none` only for a page on another site.
     REFRESH_COOKIE_SAMESITE: Literal["lax", "strict", "none"] = "lax"
 
+    # Passkeys (WebAuthn). Unset: the host and origin of FRONTEND_URL (`localhost` and
+    # `http://localhost:<port>` for a loopback FRONTEND_URL, since browsers refuse an IP as RP id).
+    WEBAUTHN_RP_ID: str | None = None
+    WEBAUTHN_RP_NAME: str | None = None  # unset: APP_NAME
+    WEBAUTHN_ORIGINS: CommaList = []
+
     @property
     def access_token_lifetime_seconds(self) -> int:
         return self.ACCESS_TOKEN_EXPIRE_SECONDS or self.ACCESS_TOKEN_EXPIRE_MINUTES * 60
@@ -114,6 +121,7 @@ class Settings(BaseSettings):
         "CORS_ORIGINS",
         "CORS_ALLOW_METHODS",
         "CORS_ALLOW_HEADERS",
+        "WEBAUTHN_ORIGINS",
         mode="before",
     )
     @classmethod
@@ -158,6 +166,19 @@ class Settings(BaseSettings):
         if isinstance(data, dict) and not data.get("ENVIRONMENT"):
             return {**data, "ENVIRONMENT": "production" if deployed() else "development"}
         return data
+
+    @field_validator("WEBAUTHN_ORIGINS", mode="after")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        return [normalize_origin(origin) for origin in value]
+
+    @model_validator(mode="after")
+    def _relying_party(self) -> Settings:
+        rp_id, origins = default_relying_party(self.FRONTEND_URL)
+        self.WEBAUTHN_RP_ID = (self.WEBAUTHN_RP_ID or rp_id).strip().lower()
+        self.WEBAUTHN_RP_NAME = self.WEBAUTHN_RP_NAME or self.APP_NAME
+        self.WEBAUTHN_ORIGINS = self.WEBAUTHN_ORIGINS or origins
+        return self
 
     @model_validator(mode="after")
     def _check_production(self) -> Settings:

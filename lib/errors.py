@@ -241,3 +241,26 @@ class MfaUnavailable(AuthError):
     code = "mfa_not_configured"
     detail = "Two-factor login is not configured on this server (MFA_ENCRYPTION_KEY is not set)"
     oauth_error = "temporarily_unavailable"
+
+
+class InvalidPasskey(Unauthorized):
+    """A passkey sign-in whose assertion, challenge, credential or account does not hold up."""
+
+    code = "invalid_passkey"
+    detail = "This passkey could not sign you in; try again, or sign in with your password"
+
+
+class PasskeyChallengeInvalid(AuthError):
+    """A registration whose challenge is unknown, expired, used, or another user's or ceremony's."""
+
+    status_code = 400
+    code = "passkey_challenge_invalid"
+    detail = "This passkey registration has expired or was already used; start again"
+
+
+class PasskeyRejected(AuthError):
+    """A registration response that does not verify (origin, RP id, user verification, format)."""
+
+    status_code = 400
+    code = "passkey_rejected"
+    detail = "The passkey could not be verified"

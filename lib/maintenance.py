@@ -16,7 +16,7 @@ from sqlmodel import col
 
 from lib.config import get_settings
 from lib.db import get_engine
-from lib.models import Attempt, AuthSession, EmailToken, RefreshToken, utcnow
+from lib.models import Attempt, AuthSession, EmailToken, RefreshToken, WebAuthnChallenge, utcnow
 
 
 class CleanupResult(BaseModel):
@@ -25,7 +25,8 @@ class CleanupResult(BaseModel):
 
 async def delete_stale_rows(session: AsyncSession, *, now: datetime | None = None) -> CleanupResult:
     """Delete expired refresh tokens, revoked or expired sessions (with their tokens),
-    used or expired email tokens, and counted attempts older than their throttling window.
+    used or expired email tokens, counted attempts older than their throttling window, and
+    expired passkey challenges.
 
     Consumed but unexpired refresh tokens of a live session are kept: presenting one
     again is how reuse is detected.
@@ -54,6 +55,7 @@ async def delete_stale_rows(session: AsyncSession, *, now: datetime | None = Non
                 and_(~login_key, col(Attempt.created_at) < address_cutoff),
             )
         ),
+        "webauthn_challenges": delete(WebAuthnChallenge).where(col(WebAuthnChallenge.expires_at) < now),
     }
     deleted: dict[str, int] = {}
     for table, statement in statements.items():

@@ -186,6 +186,8 @@ def _cron_secret_problem(secret: str) -> str | None:
 
 def production_problems(settings: Settings) -> list[str]:
     """Every refusal for `settings` in production, in the order a deployer would fix them."""
+    from lib.passkeys.relying_party import production_problem as relying_party_problem
+
     problems = [
         None
         if settings.RSA_PRIVATE_KEY_CONTENT or settings.RSA_PRIVATE_KEY_PATH
@@ -211,6 +213,7 @@ def production_problems(settings: Settings) -> list[str]:
         f"PASSWORD_MIN_LENGTH must be at least {PASSWORD_MIN_LENGTH_FLOOR} in production"
         if settings.PASSWORD_MIN_LENGTH < PASSWORD_MIN_LENGTH_FLOOR
         else None,
+        relying_party_problem(settings.WEBAUTHN_RP_ID or "", settings.WEBAUTHN_ORIGINS),
     ]
     return [problem for problem in problems if problem]
 

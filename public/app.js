@@ -456,9 +456,14 @@ function renderTokenStatus() {
 
 async function loadAccount() {
   // Two requests at once: if the access token has expired, they share one refresh.
-  const [user, sessions] = await Promise.all([request("/api/v1/user/me"), request("/api/v1/user/me/sessions")]);
+  const [user, sessions, passkeys] = await Promise.all([
+    request("/api/v1/user/me"),
+    request("/api/v1/user/me/sessions"),
+    request("/api/v1/user/me/passkeys"),
+  ]);
   renderProfile(user);
   renderMfa(user);
+  renderPasskeys(passkeys);
   renderSessions(sessions);
   renderTokenStatus();
   $("#signed-out").hidden = true;
@@ -588,6 +593,7 @@ function homePage() {
   });
   clickAction("#logout", logOut);
   twoFactorHandlers();
+  passkeyHandlers();
 
   if (!hasSession()) {
     showSignedOut();
@@ -739,6 +745,157 @@ function twoFactorHandlers() {
     },
     messages,
   );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Passkeys (WebAuthn): add one, list, rename and remove them, and sign in with one
+//
+// The API answers the options as the JSON that the browser's own parsers take
+// (`PublicKeyCredential.parseCreationOptionsFromJSON` / `parseRequestOptionsFromJSON`), and takes
+// back the credential's `toJSON()`: no base64 juggling here. The browser checks that this page's
+// origin belongs to the API's relying party id (WEBAUTHN_RP_ID): locally that is `localhost`, so
+// open the page at http://localhost:<port>, not at 127.0.0.1.
+
+const PASSKEY_MESSAGES = {
+  invalid_passkey: () => "This passkey could not sign you in. Try again, or sign in with your password.",
+  passkey_rejected: (error) => `The passkey could not be added: ${error.detail}`,
+  passkey_challenge_invalid: () => "That took too long. Try adding the passkey again.",
+  passkey_cancelled: () => "No passkey was used (the prompt was closed or timed out).",
+  passkey_unsupported: () => "This browser cannot use passkeys here.",
+  passkey_wrong_site: () =>
+    `Passkeys of this service work on its relying party's pages; open ${passkeyHome()} instead of this address.`,
+};
+
+function passkeyHome() {
+  return LOOPBACK_HOSTS.has(location.hostname) ? `http://localhost:${location.port || 80}/` : "the service's own site";
+}
+
+/** navigator.credentials.create/get, with the browser's refusals turned into messages. */
+async function webauthn(action) {
+  if (!window.PublicKeyCredential || typeof PublicKeyCredential.parseCreationOptionsFromJSON !== "function") {
+    throw new ApiError({ status: 0, code: "passkey_unsupported", detail: "No WebAuthn JSON support" });
+  }
+  try {
+    return await action();
+  } catch (error) {
+    if (error instanceof ApiError) throw error;
+    const code = error && error.name === "SecurityError" ? "passkey_wrong_site" : "passkey_cancelled";
+    throw new ApiError({ status: 0, code, detail: String(error && error.message) });
+  }
+}
+
+async function addPasskey(name) {
+  const options = await request("/api/v1/user/me/passkeys/options", { method: "POST" });
+  const credential = await webauthn(() =>
+    navigator.credentials.create({ publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options) }),
+  );
+  return request("/api/v1/user/me/passkeys", { method: "POST", body: { credential: credential.toJSON(), name } });
+}
+
+async function signInWithPasskey() {
+  const options = await send("/api/v1/login/passkey/options", { method: "POST" });
+  const credential = await webauthn(() =>
+    navigator.credentials.get({ publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options) }),
+  );
+  // A token request like a password login: the refresh token goes into the cookie.
+  return send("/api/v1/login/passkey", { method: "POST", session: true, body: { credential: credential.toJSON() } });
+}
+
+function renderPasskeys(passkeys) {
+  const list = $("#passkey-list");
+  list.replaceChildren();
+  $("#passkey-none").hidden = passkeys.length > 0;
+  for (const passkey of passkeys) {
+    const item = document.createElement("li");
+    item.dataset.passkeyId = passkey.id;
+    const name = document.createElement("strong");
+    name.className = "passkey-name";
+    name.textContent = passkey.name;
+    const meta = document.createElement("p");
+    meta.className = "meta";
+    meta.textContent =
+      `Added ${formatTime(passkey.created_at)}; ` +
+      (passkey.last_used_at ? `last used ${formatTime(passkey.last_used_at)}` : "not used yet") +
+      (passkey.backed_up ? "; synced to your other devices" : "");
+    const rename = document.createElement("form");
+    rename.noValidate = true;
+    const label = document.createElement("label");
+    label.textContent = "New name ";
+    const input = document.createElement("input");
+    input.name = "name";
+    input.maxLength = 64;
+    input.required = true;
+    label.append(input);
+    const save = document.createElement("button");
+    save.type = "submit";
+    save.textContent = "Rename";
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "secondary";
+    remove.textContent = "Delete";
+    rename.append(label, save, remove);
+    item.append(name, meta, rename);
+    list.append(item);
+
+    const path = `/api/v1/user/me/passkeys/${encodeURIComponent(passkey.id)}`;
+    onSubmit(
+      rename,
+      async (data) => {
+        await request(path, { method: "PATCH", body: { name: String(data.get("name")).trim() } });
+        renderPasskeys(await request("/api/v1/user/me/passkeys"));
+        showMessage("Passkey renamed.", "success");
+      },
+      { ...MESSAGES, ...PASSKEY_MESSAGES },
+    );
+    remove.addEventListener("click", async () => {
+      clearMessage();
+      remove.disabled = true;
+      try {
+        await request(path, { method: "DELETE" });
+        renderPasskeys(await request("/api/v1/user/me/passkeys"));
+        showMessage("Passkey deleted: it can no longer sign in.", "info");
+      } catch (error) {
+        remove.disabled = false;
+        reportError(error, { ...MESSAGES, ...PASSKEY_MESSAGES });
+      }
+    });
+  }
+}
+
+function passkeyHandlers() {
+  const messages = { ...MESSAGES, ...PASSKEY_MESSAGES };
+  if (LOOPBACK_HOSTS.has(location.hostname) && location.hostname !== "localhost") {
+    $("#passkey-hint").textContent = `Passkeys need a site name, not an IP address: open ${passkeyHome()} to use them.`;
+    $("#passkey-hint").hidden = false;
+  }
+
+  onSubmit(
+    $("#passkey-add-form"),
+    async (data) => {
+      await addPasskey(optional(data.get("name")));
+      $("#passkey-add-form").reset();
+      renderPasskeys(await request("/api/v1/user/me/passkeys"));
+      showMessage("Passkey added. Next time, sign in with it: no password needed.", "success");
+    },
+    messages,
+  );
+
+  const button = $("#passkey-login");
+  button.addEventListener("click", async () => {
+    clearMessage();
+    button.disabled = true;
+    try {
+      storeTokens(await signInWithPasskey());
+      endSecondFactor();
+      $("#login-form").reset();
+      await loadAccount();
+      showMessage("You are signed in.", "success");
+    } catch (error) {
+      reportError(error, messages);
+    } finally {
+      button.disabled = false;
+    }
+  });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from lib.models.attempt import Attempt
     from lib.models.email_token import EmailToken, EmailTokenPurpose
+    from lib.models.passkey import Passkey, WebAuthnChallenge
     from lib.models.recovery_code import RecoveryCode
     from lib.models.session import AuthSession, RefreshToken
     from lib.models.user import Role, User
@@ -30,10 +31,12 @@ _MODULES = {
     "EmailToken": "email_token",
     "EmailTokenPurpose": "email_token",
     "Attempt": "attempt",
+    "Passkey": "passkey",
     "RecoveryCode": "recovery_code",
     "RefreshToken": "session",
     "Role": "user",
     "User": "user",
+    "WebAuthnChallenge": "passkey",
 }
 
 
@@ -65,10 +68,12 @@ __all__ = [
     "AuthSession",
     "EmailToken",
     "EmailTokenPurpose",
+    "Passkey",
     "RecoveryCode",
     "RefreshToken",
     "Role",
     "User",
+    "WebAuthnChallenge",
     "load_all",
     "loaded_tables",
     "metadata",

@@ -37,9 +37,12 @@ ACCESS_TYPE_HEADER = "at+jwt"
 MAX_TOKEN_LENGTH = 8192
 MFA_TYPE_HEADER = "mfa+jwt"
 TokenType = Literal["access", "refresh", "mfa"]
-# RFC 8176 authentication method references: a password, then optionally a one-time code.
+# RFC 8176 authentication method references: a password, then optionally a one-time code; or a
+# passkey (a hardware-bound key whose user verification makes it multi-factor on its own).
 PASSWORD_ONLY: tuple[str, ...] = ("pwd",)
 PASSWORD_AND_OTP: tuple[str, ...] = ("pwd", "otp")
+PASSKEY: tuple[str, ...] = ("hwk", "mfa")
+_KNOWN_AMR = {PASSWORD_AND_OTP, PASSKEY}
 
 # One canonical base64url segment: whole groups of four, then at most one group of two or three
 # characters whose last one leaves the bits that encode no byte at zero (2 spare bits after three
@@ -200,7 +203,7 @@ def uuid_claim(claims: dict[str, Any], name: str) -> uuid.UUID:
 def token_amr(claims: dict[str, Any]) -> tuple[str, ...]:
     """The `amr` a refresh token carries on to the next pair (older tokens have none: a password)."""
     amr = claims.get("amr")
-    return PASSWORD_AND_OTP if amr == list(PASSWORD_AND_OTP) else PASSWORD_ONLY
+    return next((known for known in _KNOWN_AMR if amr == list(known)), PASSWORD_ONLY)
 
 
 def token_client_id(claims: dict[str, Any]) -> str:

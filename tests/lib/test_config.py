@@ -144,6 +144,15 @@ REFUSALS = [
     ({"PASSWORD_ARGON2_MEMORY_COST": "19455"}, "PASSWORD_ARGON2_MEMORY_COST"),
     ({"PASSWORD_ARGON2_TIME_COST": "1"}, "PASSWORD_ARGON2_TIME_COST"),
     ({"PASSWORD_MIN_LENGTH": "4"}, "PASSWORD_MIN_LENGTH"),
+    ({"WEBAUTHN_RP_ID": "example.org"}, "WEBAUTHN_RP_ID"),
+    ({"WEBAUTHN_RP_ID": "pp.example.com"}, "WEBAUTHN_RP_ID"),
+    ({"WEBAUTHN_RP_ID": "com"}, "WEBAUTHN_RP_ID"),
+    (
+        {"WEBAUTHN_RP_ID": "example.com", "WEBAUTHN_ORIGINS": "https://app.example.com,https://other.net"},
+        "WEBAUTHN_RP_ID",
+    ),
+    ({"WEBAUTHN_ORIGINS": "http://app.example.com"}, "WEBAUTHN_ORIGINS"),
+    ({"WEBAUTHN_RP_ID": "localhost", "WEBAUTHN_ORIGINS": "https://localhost"}, "WEBAUTHN_ORIGINS"),
 ]
 
 
@@ -192,6 +201,8 @@ def test_development_accepts_what_production_refuses(
         {"SMTP_USER": "", "SMTP_PASSWORD": ""},
         {"PASSWORD_ARGON2_MEMORY_COST": "65536", "PASSWORD_ARGON2_TIME_COST": "3", "PASSWORD_MIN_LENGTH": "12"},
         {"JWT_ISSUER": "https://auth.example.com/tenant/"},
+        {"WEBAUTHN_RP_ID": "example.com", "WEBAUTHN_ORIGINS": "https://app.example.com,https://www.example.com"},
+        {"WEBAUTHN_RP_ID": "app.example.com"},
     ],
 )
 def test_production_with_safe_settings_starts(monkeypatch: pytest.MonkeyPatch, overrides: dict[str, str]) -> None:
@@ -287,3 +298,42 @@ def test_default_client_id_accepts_urls_and_uuids(monkeypatch: pytest.MonkeyPatc
         assert load_settings(monkeypatch, ENVIRONMENT="development", DEFAULT_CLIENT_ID=client_id).DEFAULT_CLIENT_ID == (
             client_id
         )
+
+
+@pytest.mark.parametrize(
+    ("frontend_url", "rp_id", "origins"),
+    [
+        ("https://app.example.com", "app.example.com", ["https://app.example.com"]),
+        ("https://App.Example.com:443/welcome", "app.example.com", ["https://app.example.com"]),
+        ("https://app.example.com:8443", "app.example.com", ["https://app.example.com:8443"]),
+        ("http://127.0.0.1:8000", "localhost", ["http://localhost:8000"]),
+        ("http://[::1]:5173", "localhost", ["http://localhost:5173"]),
+        ("http://localhost:3000", "localhost", ["http://localhost:3000"]),
+    ],
+)
+def test_the_relying_party_follows_frontend_url(
+    monkeypatch: pytest.MonkeyPatch, frontend_url: str, rp_id: str, origins: list[str]
+) -> None:
+    settings = load_settings(
+        monkeypatch, FRONTEND_URL=frontend_url, WEBAUTHN_RP_ID=None, WEBAUTHN_ORIGINS=None, WEBAUTHN_RP_NAME=None
+    )
+    assert (settings.WEBAUTHN_RP_ID, settings.WEBAUTHN_ORIGINS) == (rp_id, origins)
+    assert settings.WEBAUTHN_RP_NAME == settings.APP_NAME
+
+
+def test_passkey_settings_are_taken_as_given_and_origins_normalized(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings(
+        monkeypatch,
+        WEBAUTHN_RP_ID="Example.com",
+        WEBAUTHN_RP_NAME="Example",
+        WEBAUTHN_ORIGINS="https://App.example.com:443/, https://www.example.com",
+    )
+    assert settings.WEBAUTHN_RP_ID == "example.com"
+    assert settings.WEBAUTHN_RP_NAME == "Example"
+    assert settings.WEBAUTHN_ORIGINS == ["https://app.example.com", "https://www.example.com"]
+
+
+@pytest.mark.parametrize("origin", ["app.example.com", "ftp://app.example.com", "https://app.example.com/path"])
+def test_an_origin_that_is_not_one_is_refused_everywhere(monkeypatch: pytest.MonkeyPatch, origin: str) -> None:
+    with pytest.raises(ConfigError, match="WEBAUTHN_ORIGINS"):
+        load_settings(monkeypatch, WEBAUTHN_ORIGINS=origin)

@@ -54,9 +54,11 @@ def test_metadata_holds_every_table() -> None:
         "email_tokens",
         "login_failures",
         "mfa_recovery_codes",
+        "passkeys",
         "refresh_tokens",
         "sessions",
         "users",
+        "webauthn_challenges",
     ]
 
 

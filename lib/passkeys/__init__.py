@@ -1,0 +1,1 @@
+"""Passkeys (WebAuthn): registering credentials, signing in with them, and managing them."""
