@@ -241,3 +241,9 @@ class MfaUnavailable(AuthError):
     code = "mfa_not_configured"
     detail = "Two-factor login is not configured on this server (MFA_ENCRYPTION_KEY is not set)"
     oauth_error = "temporarily_unavailable"
+
+
+class InvalidCursor(AuthError):
+    status_code = 400
+    code = "invalid_cursor"
+    detail = "The cursor is not one this list gave out"

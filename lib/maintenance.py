@@ -16,7 +16,7 @@ from sqlmodel import col
 
 from lib.config import get_settings
 from lib.db import get_engine
-from lib.models import Attempt, AuthSession, EmailToken, RefreshToken, utcnow
+from lib.models import Attempt, AuthSession, EmailToken, RefreshToken, SecurityEventRecord, utcnow
 
 
 class CleanupResult(BaseModel):
@@ -25,7 +25,8 @@ class CleanupResult(BaseModel):
 
 async def delete_stale_rows(session: AsyncSession, *, now: datetime | None = None) -> CleanupResult:
     """Delete expired refresh tokens, revoked or expired sessions (with their tokens),
-    used or expired email tokens, and counted attempts older than their throttling window.
+    used or expired email tokens, counted attempts older than their throttling window, and
+    security events older than `SECURITY_EVENT_RETENTION_DAYS`.
 
     Consumed but unexpired refresh tokens of a live session are kept: presenting one
     again is how reuse is detected.
@@ -36,6 +37,7 @@ async def delete_stale_rows(session: AsyncSession, *, now: datetime | None = Non
     login_cutoff = now - timedelta(seconds=settings.LOGIN_FAILURE_WINDOW_SECONDS)
     address_cutoff = now - timedelta(seconds=settings.ADDRESS_LIMIT_WINDOW_SECONDS)
     key = col(Attempt.key)
+    events_cutoff = now - timedelta(days=settings.SECURITY_EVENT_RETENTION_DAYS)
     login_key = or_(key.startswith("account:"), key.startswith("ip:"))  # the rest: sign-up, email requests
     statements = {
         "refresh_tokens": delete(RefreshToken).where(
@@ -54,6 +56,7 @@ async def delete_stale_rows(session: AsyncSession, *, now: datetime | None = Non
                 and_(~login_key, col(Attempt.created_at) < address_cutoff),
             )
         ),
+        "security_events": delete(SecurityEventRecord).where(col(SecurityEventRecord.occurred_at) < events_cutoff),
     }
     deleted: dict[str, int] = {}
     for table, statement in statements.items():

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from lib.models.attempt import Attempt
     from lib.models.email_token import EmailToken, EmailTokenPurpose
     from lib.models.recovery_code import RecoveryCode
+    from lib.models.security_event import SecurityEventRecord, SecurityEventType
     from lib.models.session import AuthSession, RefreshToken
     from lib.models.user import Role, User
 
@@ -32,6 +33,8 @@ _MODULES = {
     "Attempt": "attempt",
     "RecoveryCode": "recovery_code",
     "RefreshToken": "session",
+    "SecurityEventRecord": "security_event",
+    "SecurityEventType": "security_event",
     "Role": "user",
     "User": "user",
 }
@@ -68,6 +71,8 @@ __all__ = [
     "RecoveryCode",
     "RefreshToken",
     "Role",
+    "SecurityEventRecord",
+    "SecurityEventType",
     "User",
     "load_all",
     "loaded_tables",

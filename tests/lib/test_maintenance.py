@@ -41,6 +41,6 @@ async def test_the_cleanup_script_runs_the_same_service(client: httpx.AsyncClien
     assert process.returncode == 0, process.stderr
     assert (
         process.stdout.strip()
-        == '{"deleted": {"refresh_tokens": 3, "sessions": 2, "email_tokens": 2, "login_failures": 1}}'
+        == '{"deleted": {"refresh_tokens": 3, "sessions": 2, "email_tokens": 2, "login_failures": 1, "security_events": 1}}'
     )
     await assert_only_live_rows_remain(client, rows)
