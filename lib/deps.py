@@ -28,7 +28,7 @@ from lib.errors import (
     TransactionRetriesExhausted,
     Unauthorized,
 )
-from lib.events.record import RequestContext, remember_caller_session, remember_request
+from lib.events.context import RequestContext, remember_caller_session, remember_request
 from lib.log import request_id_var
 from lib.models import AuthSession, Role, User
 from lib.openapi import raises

@@ -46,7 +46,7 @@ def _below(cursor: str) -> ColumnElement[bool]:
 
 
 async def _page(
-    session: AsyncSession, statement: Select[tuple[SecurityEventRecord]], query: EventPageQuery
+    session: AsyncSession, statement: Select[SecurityEventRecord], query: EventPageQuery
 ) -> SecurityEventPage:
     if query.cursor is not None:
         statement = statement.where(_below(query.cursor))

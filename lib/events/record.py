@@ -8,15 +8,13 @@ that follows would otherwise roll it back. Nothing runs after that commit but th
 retry cannot write a failure twice.
 
 Where the request came from (address, user agent, request id, the caller's session) is
-remembered on the database session by the request's dependencies (`lib.deps`), so no service
-passes it along. Each event becomes one JSON log line when its transaction commits.
+remembered on the database session by the request's dependencies (`lib.events.context`), so no
+service passes it along. Each event becomes one JSON log line when its transaction commits.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event, insert
@@ -24,33 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
 from lib.db import commit_now
-from lib.log import log_event, request_id_var
+from lib.events.context import request_context
+from lib.log import log_event
 from lib.models import SecurityEventRecord, SecurityEventType, utcnow
 
 EVENTS = SecurityEventRecord.__table__  # type: ignore[attr-defined]
-_CONTEXT = "security_event_context"
 _UNLOGGED = "security_events_unlogged"
-
-
-@dataclass(frozen=True)
-class RequestContext:
-    ip_address: str | None = None
-    user_agent: str | None = None
-    request_id: str | None = None
-    session_id: uuid.UUID | None = None  # the caller's session, on a request with a Bearer token
-
-
-def remember_request(session: AsyncSession, context: RequestContext) -> None:
-    session.info[_CONTEXT] = context
-
-
-def remember_caller_session(session: AsyncSession, session_id: uuid.UUID) -> None:
-    session.info[_CONTEXT] = dataclasses.replace(request_context(session), session_id=session_id)
-
-
-def request_context(session: AsyncSession) -> RequestContext:
-    context: RequestContext | None = session.info.get(_CONTEXT)
-    return context or RequestContext(request_id=request_id_var.get())
 
 
 def event_row(

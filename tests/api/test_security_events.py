@@ -15,7 +15,7 @@ from lib.models import User
 from tests.fixtures.app import SettingsEnv
 from tests.fixtures.events import all_events, sid, subject, table_text, types_written_by, written_by
 from tests.fixtures.mail import Mailbox
-from tests.fixtures.mfa import LOGIN_MFA, enrol, mfa_token, totp_code
+from tests.fixtures.mfa import LOGIN_MFA, mfa_token, totp_code
 from tests.fixtures.roles import RoleFactory
 from tests.fixtures.users import PASSWORD, UserFactory, bearer
 

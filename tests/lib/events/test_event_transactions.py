@@ -93,7 +93,8 @@ async def test_parallel_logins_and_a_password_change_leave_events_that_match_the
 
     race = await Race().run(client, identifiers=[member.username, member.email] * 3, password=PASSWORD, action=change)
     assert not server_errors(race.logins)
-    assert race.action is not None and race.action.status == 200, race.action
+    assert race.action is not None
+    assert race.action.status == 200, race.action
     events = await all_events()
     counted = collections.Counter(event["type"] for event in events)
     statuses = collections.Counter(answer.status for answer in race.logins)
