@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,8 +35,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         occurred_at = datetime.fromisoformat(moment)
         if occurred_at.tzinfo is None:
             raise ValueError(moment)
-        return occurred_at, uuid.UUID(event_id)
-    except (ValueError, binascii.Error, UnicodeError):
+        return occurred_at.astimezone(UTC), uuid.UUID(event_id)
+    except (ValueError, OverflowError, binascii.Error, UnicodeError):
         raise InvalidCursor() from None
 
 

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from lib.models import SecurityEventType
 
@@ -41,3 +41,11 @@ class AdminEventQuery(EventPageQuery):
     type: SecurityEventType | None = None
     since: AwareDatetime | None = Field(default=None, description="Events at or after this moment")
     until: AwareDatetime | None = Field(default=None, description="Events before this moment")
+
+    @field_validator("since", "until")
+    @classmethod
+    def in_utc(cls, value: datetime | None) -> datetime | None:
+        try:
+            return None if value is None else value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("out of range in UTC") from None
