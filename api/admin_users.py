@@ -34,16 +34,16 @@ async def read_user(session: Session, _: StaffUser, user_id: uuid.UUID) -> UserP
 
 @router.patch("/api/v1/admin/users/{user_id}", response_model=UserPublic)
 @raises(NotFound, LastAdmin)
-async def update_user(session: Session, _: AdminUser, user_id: uuid.UUID, data: AdminUserUpdate) -> UserPublic:
+async def update_user(session: Session, me: AdminUser, user_id: uuid.UUID, data: AdminUserUpdate) -> UserPublic:
     """Change role, active and verified flags; demotion and deactivation end the user's sessions."""
-    return UserPublic.model_validate(await admin.update_user(session, user_id=user_id, data=data))
+    return UserPublic.model_validate(await admin.update_user(session, user_id=user_id, data=data, actor_id=me.id))
 
 
 @router.delete("/api/v1/admin/users/{user_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
 @raises(NotFound, LastAdmin)
-async def delete_user(session: Session, _: AdminUser, user_id: uuid.UUID) -> None:
+async def delete_user(session: Session, me: AdminUser, user_id: uuid.UUID) -> None:
     """Delete the account with its sessions and tokens."""
-    await admin.delete_user(session, user_id=user_id)
+    await admin.delete_user(session, user_id=user_id, actor_id=me.id)
 
 
 @router.delete(

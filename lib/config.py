@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     TRUSTED_IP_HEADER: str | None = None
     EMAIL_THROTTLE_SECONDS: int = 60
 
+    # Security events older than this are removed by the scheduled clean-up.
+    SECURITY_EVENT_RETENTION_DAYS: int = Field(default=90, ge=1)
+
     CRON_SECRET: str | None = None
     MAX_REQUEST_BODY_BYTES: int = 65536
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -26,15 +28,30 @@ from lib.errors import (
     TransactionRetriesExhausted,
     Unauthorized,
 )
+from lib.events.context import RequestContext, remember_caller_session, remember_request
+from lib.log import request_id_var
 from lib.models import AuthSession, Role, User
 from lib.openapi import raises
 from lib.security.tokens import decode_token, load_keys, token_amr, uuid_claim
 from lib.sessions.schemas import ClientInfo
 from lib.users.rows import ensure_verified
 
-Session = Annotated[
-    AsyncSession, Depends(raises(ServiceUnavailable, TransactionRetriesExhausted)(get_session), scope="function")
-]
+
+@raises(ServiceUnavailable, TransactionRetriesExhausted)
+async def get_request_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's database session (`lib.db.get_session`), which knows where the request came
+    from, for the security events it writes."""
+    async with asynccontextmanager(get_session)() as session:
+        context = RequestContext(
+            ip_address=client_address(request),
+            user_agent=request.headers.get("user-agent"),
+            request_id=request_id_var.get(),
+        )
+        remember_request(session, context)
+        yield session
+
+
+Session = Annotated[AsyncSession, Depends(get_request_session, scope="function")]
 
 # Once per process, at import: a cold start's first request checks and signs tokens at once.
 load_keys()
@@ -79,6 +96,7 @@ async def get_principal(session: Session, token: Annotated[str | None, Depends(o
     if revoked_at is not None or epoch != user.session_epoch or not user.is_active:
         raise TokenRevoked()
     ensure_verified(user.is_verified)
+    remember_caller_session(session, session_id)
     return Principal(user=user, session_id=session_id, claims=claims)
 
 

@@ -264,3 +264,9 @@ class PasskeyRejected(AuthError):
     status_code = 400
     code = "passkey_rejected"
     detail = "The passkey could not be verified"
+
+
+class InvalidCursor(AuthError):
+    status_code = 400
+    code = "invalid_cursor"
+    detail = "The cursor is not one this list gave out"

@@ -16,7 +16,7 @@ from sqlmodel import col
 
 from lib.config import get_settings
 from lib.db import get_engine
-from lib.models import Attempt, AuthSession, EmailToken, RefreshToken, WebAuthnChallenge, utcnow
+from lib.models import Attempt, AuthSession, EmailToken, RefreshToken, SecurityEventRecord, WebAuthnChallenge, utcnow
 
 
 class CleanupResult(BaseModel):
@@ -26,7 +26,7 @@ class CleanupResult(BaseModel):
 async def delete_stale_rows(session: AsyncSession, *, now: datetime | None = None) -> CleanupResult:
     """Delete expired refresh tokens, revoked or expired sessions (with their tokens),
     used or expired email tokens, counted attempts older than their throttling window, and
-    expired passkey challenges.
+    expired passkey challenges, and security events older than `SECURITY_EVENT_RETENTION_DAYS`.
 
     Consumed but unexpired refresh tokens of a live session are kept: presenting one
     again is how reuse is detected.
@@ -37,6 +37,7 @@ async def delete_stale_rows(session: AsyncSession, *, now: datetime | None = Non
     login_cutoff = now - timedelta(seconds=settings.LOGIN_FAILURE_WINDOW_SECONDS)
     address_cutoff = now - timedelta(seconds=settings.ADDRESS_LIMIT_WINDOW_SECONDS)
     key = col(Attempt.key)
+    events_cutoff = now - timedelta(days=settings.SECURITY_EVENT_RETENTION_DAYS)
     login_key = or_(key.startswith("account:"), key.startswith("ip:"))  # the rest: sign-up, email requests
     statements = {
         "refresh_tokens": delete(RefreshToken).where(
@@ -56,6 +57,7 @@ async def delete_stale_rows(session: AsyncSession, *, now: datetime | None = Non
             )
         ),
         "webauthn_challenges": delete(WebAuthnChallenge).where(col(WebAuthnChallenge.expires_at) < now),
+        "security_events": delete(SecurityEventRecord).where(col(SecurityEventRecord.occurred_at) < events_cutoff),
     }
     deleted: dict[str, int] = {}
     for table, statement in statements.items():

@@ -447,6 +447,65 @@ function renderSessions(sessions) {
   }
 }
 
+// What each security event type reads as in "Recent activity"; an unknown type shows as itself.
+const ACTIVITY = {
+  sign_up: "Account created",
+  login_succeeded: "Signed in",
+  login_failed: "Failed sign-in",
+  mfa_succeeded: "Signed in with a second factor",
+  mfa_failed: "Wrong two-factor code",
+  recovery_code_used: "Recovery code used",
+  mfa_enabled: "Two-factor login turned on",
+  mfa_disabled: "Two-factor login turned off",
+  recovery_codes_renewed: "New recovery codes made",
+  passkey_added: "Passkey added",
+  passkey_removed: "Passkey removed",
+  passkey_login: "Signed in with a passkey",
+  password_changed: "Password changed",
+  password_reset_requested: "Password reset asked for",
+  password_reset: "Password reset",
+  email_verified: "Email address confirmed",
+  refresh_reuse_detected: "A used sign-in token came back: that session was ended",
+  session_ended: "Signed out",
+  account_deactivated: "Account deactivated",
+  account_deleted: "Account deleted",
+  user_updated_by_admin: "Account changed by an administrator",
+};
+
+const FAILURE_REASONS = {
+  invalid_credentials: "wrong password",
+  inactive: "account deactivated",
+  email_not_verified: "email address not confirmed",
+  throttled: "too many attempts",
+  invalid_code: "wrong code",
+};
+
+function describeActivity(event) {
+  const what = ACTIVITY[event.type] || event.type;
+  const reason = FAILURE_REASONS[event.details.reason];
+  const by = { logout: "logged out", user: "ended from the sessions list", admin: "by an administrator", revoke: "token revoked" }[
+    event.details.by
+  ];
+  const extra = reason || by;
+  return extra ? `${what} (${extra})` : what;
+}
+
+function renderActivity(page) {
+  const body = $("#activity tbody");
+  body.replaceChildren();
+  for (const event of page.items) {
+    const row = document.createElement("tr");
+    row.className = event.type.endsWith("_failed") || event.type === "refresh_reuse_detected" ? "warn" : "";
+    for (const text of [formatTime(event.occurred_at), describeActivity(event), event.ip_address || ""]) {
+      const cell = document.createElement("td");
+      cell.textContent = text;
+      row.append(cell);
+    }
+    row.lastChild.title = event.user_agent || "";
+    body.append(row);
+  }
+}
+
 function renderTokenStatus() {
   $("#token-status").textContent = tokens.access
     ? `Access token in memory, valid until ${new Date(tokens.expiresAt).toLocaleTimeString()}; ` +
@@ -455,16 +514,18 @@ function renderTokenStatus() {
 }
 
 async function loadAccount() {
-  // Two requests at once: if the access token has expired, they share one refresh.
-  const [user, sessions, passkeys] = await Promise.all([
+  // Four requests at once: if the access token has expired, they share one refresh.
+  const [user, sessions, passkeys, activity] = await Promise.all([
     request("/api/v1/user/me"),
     request("/api/v1/user/me/sessions"),
     request("/api/v1/user/me/passkeys"),
+    request("/api/v1/user/me/security-events?limit=20"),
   ]);
   renderProfile(user);
   renderMfa(user);
   renderPasskeys(passkeys);
   renderSessions(sessions);
+  renderActivity(activity);
   renderTokenStatus();
   $("#signed-out").hidden = true;
   $("#signed-in").hidden = false;

@@ -50,6 +50,7 @@ asyncio.set_event_loop(_IMPORT_LOOP)
 pytest.register_assert_rewrite("tests.fixtures")  # they are imported here, before pytest would rewrite them
 from tests.fixtures.app import clear_caches  # noqa: E402
 from tests.fixtures.database import clean_tables, is_postgres, migrate  # noqa: E402
+from tests.fixtures.events import secrets_in_events  # noqa: E402
 
 # Fixture modules, found by pytest instead of imported by hand (after the environment above is set).
 pytest_plugins = [
@@ -76,7 +77,10 @@ def _database() -> Iterator[None]:
 async def _clean_database() -> AsyncIterator[None]:
     yield
     clear_caches()
+    # Every test's flows leave security events: none of them may hold a secret.
+    found = await secrets_in_events()
     await clean_tables()
+    assert found == [], f"security events hold what looks like a secret: {found}"
 
 
 def pytest_report_header() -> str:

@@ -21,9 +21,10 @@ from lib.config import get_settings
 from lib.email import Email
 from lib.email.outbox import queue_email
 from lib.errors import EmailTokenInvalid, InvalidPassword, TokenRevoked
+from lib.events.record import record_event, record_failure
 from lib.log import log_event
-from lib.models import EmailTokenPurpose, User, utcnow
-from lib.security.digest import new_opaque_token, token_digest
+from lib.models import EmailTokenPurpose, SecurityEventType, User, utcnow
+from lib.security.digest import identifier_digest, new_opaque_token, token_digest
 from lib.security.password_policy import require_acceptable_password
 from lib.security.passwords import hash_password, verify_password
 from lib.security.throttle import (
@@ -66,6 +67,8 @@ async def change_password(
     valid, _ = await verify_password(data.current_password, user.hashed_password)
     if not valid:
         log_event("password_change_failure", user_id=user.id, ip=client.ip_address)
+        details = {"reason": "invalid_credentials", "during": "password_change"}
+        await record_failure(session, type=SecurityEventType.LOGIN_FAILED, user_id=user.id, details=details)
         raise InvalidPassword()
     new_hash = await hash_password(data.new_password)
     locked = await lock_unchanged(session, user)
@@ -75,7 +78,7 @@ async def change_password(
     locked.hashed_password = new_hash
     await end_user_sessions(session, user=locked)
     await retire_email_tokens(session, user_id=locked.id, purpose=RESET)
-    pair = await start_session(session, user=locked, client=client, amr=amr)
+    pair = await start_session(session, user=locked, client=client, event=SecurityEventType.PASSWORD_CHANGED, amr=amr)
     log_event("password_changed", user_id=locked.id, via="change")
     send_password_changed_notice(session, user=locked)
     return pair
@@ -98,6 +101,9 @@ async def request_password_reset(session: AsyncSession, *, email: str, ip_addres
     )
     user_id = (await session.execute(select(col(User.id)).where(col(User.email) == email.lower()))).scalar()
     user = await lock_user(session, user_id=user_id or uuid.uuid4())  # the same queries for an unknown address
+    # Written for an unknown address too (its keyed digest): the same statements either way.
+    details = {} if user is not None else {"identifier_digest": identifier_digest(email.strip().lower())}
+    await record_event(session, type=SecurityEventType.PASSWORD_RESET_REQUESTED, user_id=user_id, details=details)
     if user is None or not user.is_active:
         await seconds_until_next_email(session, user_id=uuid.uuid4(), purpose=RESET)
         token_digest(new_opaque_token())
@@ -138,6 +144,7 @@ async def reset_password(session: AsyncSession, *, token: str, new_password: str
     await retire_email_tokens(session, user_id=user.id, purpose=RESET)
     await end_user_sessions(session, user=user)
     await clear_account_failures(session, identifiers=(user.email, user.username))
+    await record_event(session, type=SecurityEventType.PASSWORD_RESET, user_id=user.id)
     await session.flush()
     log_event("password_changed", user_id=user.id, via="reset")
     send_password_changed_notice(session, user=user)

@@ -13,7 +13,8 @@ from lib.config import get_settings
 from lib.email import Email
 from lib.email.outbox import queue_email
 from lib.errors import Conflict, EmailTaken, UsernameTaken
-from lib.models import User
+from lib.events.record import record_event
+from lib.models import SecurityEventType, User
 from lib.security.passwords import hash_password
 from lib.security.throttle import address_limits, reserve_attempt
 from lib.sessions.lifecycle import start_session
@@ -73,11 +74,12 @@ async def register(session: AsyncSession, *, data: UserCreate, client: ClientInf
     if not settings.REQUIRE_VERIFIED_EMAIL:
         user = await create_user(session, data=data)
         send_verification_email(session, user=user)
-        return await start_session(session, user=user, client=client)
+        return await start_session(session, user=user, client=client, event=SecurityEventType.SIGN_UP)
     owner = (await session.execute(select(User).where(col(User.email) == data.email))).scalar_one_or_none()
     if owner is None:
         user = await create_user(session, data=data)
         send_verification_email(session, user=user)
+        await record_event(session, type=SecurityEventType.SIGN_UP, user_id=user.id)
         return None
     await hash_password(data.password)  # as long as creating an account takes
     if owner.is_active:

@@ -19,7 +19,8 @@ from lib.accounts.links import (
 )
 from lib.config import get_settings
 from lib.errors import EmailTokenInvalid, TooManyRequests
-from lib.models import EmailTokenPurpose, User
+from lib.events.record import record_event
+from lib.models import EmailTokenPurpose, SecurityEventType, User
 from lib.security.throttle import address_limits, reserve_attempt
 from lib.users.rows import lock_user
 
@@ -82,3 +83,4 @@ async def verify_email(session: AsyncSession, *, token: str) -> None:
     await consume_email_token(session, token=token, purpose=VERIFY)
     user.is_verified = True
     await retire_email_tokens(session, user_id=user.id, purpose=VERIFY)
+    await record_event(session, type=SecurityEventType.EMAIL_VERIFIED, user_id=user.id)

@@ -18,10 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lib.config import get_settings
 from lib.db import commit_now
-from lib.errors import EmailNotVerified, InvalidMfaCode, InvalidToken
+from lib.errors import EmailNotVerified, InvalidMfaCode, InvalidToken, TooManyRequests
+from lib.events.record import record_event, record_failure
 from lib.log import log_event
 from lib.mfa.factors import consume_second_factor
-from lib.models import User
+from lib.mfa.totp import is_totp_code
+from lib.mfa.vault import normalize_code
+from lib.models import SecurityEventType, User
 from lib.security.digest import token_digest
 from lib.security.throttle import release_attempt, reserve_login_attempt
 from lib.security.tokens import PASSWORD_AND_OTP, create_mfa_token, decode_token, token_client_id, uuid_claim
@@ -62,16 +65,27 @@ async def complete_mfa_login(session: AsyncSession, *, mfa_token: str, code: str
     user = await session.get(User, uuid_claim(claims, "sub"))
     if user is None or not _still_bound(user, claims):
         raise InvalidToken("This sign-in has expired; log in again")
-    reservation = await reserve_login_attempt(
-        session, identifier=user.email, ip_address=client.ip_address, message=THROTTLED
-    )
+    try:
+        reservation = await reserve_login_attempt(
+            session, identifier=user.email, ip_address=client.ip_address, message=THROTTLED
+        )
+    except TooManyRequests:
+        await record_failure(
+            session, type=SecurityEventType.MFA_FAILED, user_id=user.id, details={"reason": "throttled"}
+        )
+        raise
     locked = await lock_user(session, user_id=user.id)
     if locked is None or not _still_bound(locked, claims):
         raise InvalidToken("This sign-in has expired; log in again")
+    factor = "totp" if is_totp_code(normalize_code(code)) else "recovery_code"
     if not await consume_second_factor(session, user=locked, code=code):
         log_event("login_failure", reason="wrong_mfa_code", user_id=locked.id, ip=client.ip_address)
+        details = {"reason": "invalid_code", "factor": factor}
+        await record_failure(session, type=SecurityEventType.MFA_FAILED, user_id=locked.id, details=details)
         raise InvalidMfaCode()
     await release_attempt(session, reservation)
+    if factor == "recovery_code":
+        await record_event(session, type=SecurityEventType.RECOVERY_CODE_USED, user_id=locked.id)
     try:
         ensure_verified(locked.is_verified)
     except EmailNotVerified:
@@ -80,6 +94,8 @@ async def complete_mfa_login(session: AsyncSession, *, mfa_token: str, code: str
     if get_settings().SINGLE_SESSION:
         await revoke_user_sessions(session, user_id=locked.id)
     client = replace(client, client_id=token_client_id(claims))
-    pair = await start_session(session, user=locked, client=client, amr=PASSWORD_AND_OTP)
+    pair = await start_session(
+        session, user=locked, client=client, event=SecurityEventType.MFA_SUCCEEDED, amr=PASSWORD_AND_OTP
+    )
     log_event("login", user_id=locked.id, session_id=pair.session_id, ip=client.ip_address, amr="otp")
     return pair

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from lib.models.email_token import EmailToken, EmailTokenPurpose
     from lib.models.passkey import Passkey, WebAuthnChallenge
     from lib.models.recovery_code import RecoveryCode
+    from lib.models.security_event import SecurityEventRecord, SecurityEventType
     from lib.models.session import AuthSession, RefreshToken
     from lib.models.user import Role, User
 
@@ -34,6 +35,8 @@ _MODULES = {
     "Passkey": "passkey",
     "RecoveryCode": "recovery_code",
     "RefreshToken": "session",
+    "SecurityEventRecord": "security_event",
+    "SecurityEventType": "security_event",
     "Role": "user",
     "User": "user",
     "WebAuthnChallenge": "passkey",
@@ -72,6 +75,8 @@ __all__ = [
     "RecoveryCode",
     "RefreshToken",
     "Role",
+    "SecurityEventRecord",
+    "SecurityEventType",
     "User",
     "WebAuthnChallenge",
     "load_all",

@@ -28,7 +28,7 @@ from lib.db import commit_now
 from lib.errors import EmailNotVerified, InvalidPasskey
 from lib.log import log_event
 from lib.models import Passkey as StoredPasskey
-from lib.models import User, utcnow
+from lib.models import SecurityEventType, User, utcnow
 from lib.passkeys.ceremony import MALFORMED, TIMEOUT_MS, answered_challenge, relying_party
 from lib.passkeys.challenges import new_challenge, use_challenge
 from lib.passkeys.schemas import AuthenticationCredential, credential_json
@@ -147,7 +147,7 @@ async def _start_session(session: AsyncSession, *, user: User, passkey_id: uuid.
         raise
     if get_settings().SINGLE_SESSION:
         await revoke_user_sessions(session, user_id=user.id)
-    pair = await start_session(session, user=user, client=client, amr=PASSKEY)
+    pair = await start_session(session, user=user, client=client, event=SecurityEventType.PASSKEY_LOGIN, amr=PASSKEY)
     log_event(
         "login", user_id=user.id, session_id=pair.session_id, ip=client.ip_address, amr="passkey", passkey_id=passkey_id
     )

@@ -10,9 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from lib.errors import NotFound
+from lib.events.record import record_event
 from lib.log import log_event
 from lib.models import Passkey as StoredPasskey
-from lib.models import User
+from lib.models import SecurityEventType, User
 from lib.passkeys.notices import send_passkey_notice
 from lib.passkeys.schemas import Passkey
 from lib.sessions.lifecycle import end_user_sessions
@@ -49,6 +50,7 @@ async def delete_passkey(session: AsyncSession, *, user: User, passkey_id: uuid.
     await session.delete(stored)
     await session.flush()
     send_passkey_notice(session, user=user, change="removed")
+    await record_event(session, type=SecurityEventType.PASSKEY_REMOVED, user_id=user.id, details={"by": "user"})
     log_event("passkey_removed", user_id=user.id, passkey_id=passkey_id, by="user")
 
 
@@ -59,8 +61,13 @@ async def delete_user_passkeys(session: AsyncSession, *, user_id: uuid.UUID, adm
     removed = await session.execute(
         delete(StoredPasskey).where(col(StoredPasskey.user_id) == user.id).returning(col(StoredPasskey.id))
     )
-    if not removed.all():
+    count = len(removed.all())
+    if not count:
         return
     await end_user_sessions(session, user=user)
     send_passkey_notice(session, user=user, change="removed_by_admin")
+    details = {"by": "admin", "count": count}
+    await record_event(
+        session, type=SecurityEventType.PASSKEY_REMOVED, user_id=user.id, actor_id=admin_id, details=details
+    )
     log_event("passkey_removed", user_id=user.id, by="admin", admin_id=admin_id)

@@ -25,9 +25,10 @@ from webauthn.helpers.structs import (
 
 from lib.db import commit_now, dialect_name
 from lib.errors import PasskeyChallengeInvalid, PasskeyRejected, TokenRevoked
+from lib.events.record import record_event
 from lib.log import log_event
 from lib.models import Passkey as StoredPasskey
-from lib.models import User, utcnow
+from lib.models import SecurityEventType, User, utcnow
 from lib.passkeys.ceremony import MALFORMED, TIMEOUT_MS, answered_challenge, relying_party
 from lib.passkeys.challenges import new_challenge, use_challenge
 from lib.passkeys.notices import send_passkey_notice
@@ -118,6 +119,7 @@ async def register_passkey(
     if added.first() is None:
         raise PasskeyRejected("This passkey is already registered")
     send_passkey_notice(session, user=locked, change="added")
+    await record_event(session, type=SecurityEventType.PASSKEY_ADDED, user_id=locked.id)
     log_event("passkey_added", user_id=locked.id, passkey_id=row["id"])
     stored = await session.get(StoredPasskey, row["id"])
     return Passkey.model_validate(stored)

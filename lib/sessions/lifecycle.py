@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from lib.db import dialect_name
-from lib.models import AuthSession, RefreshToken, User, utcnow
+from lib.events.record import EVENTS, event_row
+from lib.models import AuthSession, RefreshToken, SecurityEventType, User, utcnow
 from lib.security.digest import token_digest
 from lib.security.tokens import PASSWORD_ONLY, create_access_token, create_refresh_token
 from lib.sessions.schemas import ClientInfo, TokenPair
@@ -85,15 +86,21 @@ async def issue_token_pair(
 
 
 async def start_session(
-    session: AsyncSession, *, user: User, client: ClientInfo, amr: tuple[str, ...] = PASSWORD_ONLY
+    session: AsyncSession,
+    *,
+    user: User,
+    client: ClientInfo,
+    event: SecurityEventType,
+    amr: tuple[str, ...] = PASSWORD_ONLY,
 ) -> TokenPair:
-    """A new session under the user's current epoch, and its first token pair, for the client that
-    `client.client_id` names (every pair of the session carries it on). The caller holds
-    the user's row lock (or has just created the user), so no epoch change can slip in before
-    it commits.
+    """A new session under the user's current epoch, its first token pair for the client that
+    `client.client_id` names (every pair of the session carries it on), and the security `event`
+    that started it (its details: the factors, `amr`). The caller holds the user's row lock (or
+    has just created the user), so no epoch change can slip in before it commits.
 
-    On PostgreSQL the session and its refresh token are one statement (the token's INSERT reads
-    the session's from a data-modifying CTE); SQLite runs the two INSERTs one after the other.
+    On PostgreSQL the session, its refresh token and the event are one statement (the token's
+    INSERT reads the session's from a data-modifying CTE, beside the event's); SQLite runs the
+    three INSERTs one after the other.
     """
     await session.flush()  # the user's pending changes (a new account, a new hash) go first
     issued_at, session_id = int(time.time()), uuid.uuid4()
@@ -115,15 +122,19 @@ async def start_session(
         expires_at=pair.refresh_expires_at,
         epoch=user.session_epoch,
     )
+    started = insert(EVENTS).values(
+        **event_row(session, type=event, user_id=user.id, session_id=session_id, details={"amr": list(amr)})
+    )
     if dialect_name(session) != "postgresql":
         await session.execute(new_session)
         await session.execute(insert(tokens).values(**token))
+        await session.execute(started)
         return pair
     created = new_session.returning(sessions.c.id).cte("new_session")
     values = [
         created.c.id if name == "session_id" else literal(value, tokens.c[name].type) for name, value in token.items()
     ]
-    await session.execute(insert(tokens).from_select(list(token), select(*values)))
+    await session.execute(insert(tokens).from_select(list(token), select(*values)).add_cte(started.cte("event")))
     return pair
 
 
@@ -167,9 +178,12 @@ async def revoke_user_sessions(session: AsyncSession, *, user_id: uuid.UUID, kee
     await session.execute(statement)
 
 
-async def revoke_session(session: AsyncSession, *, session_id: uuid.UUID) -> None:
-    await session.execute(
+async def revoke_session(session: AsyncSession, *, session_id: uuid.UUID) -> uuid.UUID | None:
+    """Revoke the session if it is live; its user's id, or None when there was nothing to revoke."""
+    revoked = await session.execute(
         update(AuthSession)
         .where(col(AuthSession.id) == session_id, col(AuthSession.revoked_at).is_(None))
         .values(revoked_at=utcnow())
+        .returning(col(AuthSession.user_id))
     )
+    return revoked.scalar_one_or_none()

@@ -10,16 +10,27 @@ from sqlmodel import col
 
 from lib.config import get_settings
 from lib.db import commit_now
-from lib.errors import EmailNotVerified, InvalidCredentials, MfaRequired
+from lib.errors import EmailNotVerified, InvalidCredentials, MfaRequired, TooManyRequests
+from lib.events.record import record_event, record_failure
 from lib.log import log_event
 from lib.mfa.login import issue_mfa_token
-from lib.models import User
+from lib.models import SecurityEventType, User
+from lib.security.digest import identifier_digest
 from lib.security.throttle import normalize_identifier, release_attempt, release_this_attempt, reserve_login_attempt
 from lib.sessions.lifecycle import end_user_sessions, revoke_user_sessions, start_session
 from lib.sessions.schemas import ClientInfo, TokenPair
 from lib.users.rows import ensure_verified, lock_unchanged, lock_user
 
 THROTTLED = "Too many failed logins; try again later"
+LOGIN_FAILED = SecurityEventType.LOGIN_FAILED
+
+
+def failure_details(reason: str, *, user: User | None, identifier: str) -> dict[str, str]:
+    """`details` of a failed login: the reason, and for an identifier that names no account its
+    keyed digest (never what was typed)."""
+    if user is not None:
+        return {"reason": reason}
+    return {"reason": reason, "identifier_digest": identifier_digest(normalize_identifier(identifier))}
 
 
 async def find_user_by_login(session: AsyncSession, *, identifier: str) -> User | None:
@@ -43,9 +54,15 @@ async def login(session: AsyncSession, *, identifier: str, password: str, client
     confirms a guess. An account with MFA on answers 403 `mfa_required` with an `mfa_token`.
     """
     user = await find_user_by_login(session, identifier=identifier)
-    reservation = await reserve_login_attempt(
-        session, identifier=identifier, ip_address=client.ip_address, message=THROTTLED
-    )
+    user_id = user.id if user else None
+    try:
+        reservation = await reserve_login_attempt(
+            session, identifier=identifier, ip_address=client.ip_address, message=THROTTLED
+        )
+    except TooManyRequests:
+        details = failure_details("throttled", user=user, identifier=identifier)
+        await record_failure(session, type=LOGIN_FAILED, user_id=user_id, details=details)
+        raise
     # Imported here so that refresh and logout, which need this module's neighbours but not
     # the hasher, never load it; the login function imports it at init (api/login.py).
     from lib.security.passwords import verify_password
@@ -54,7 +71,10 @@ async def login(session: AsyncSession, *, identifier: str, password: str, client
     locked = await lock_unchanged(session, user) if user is not None and valid else None
     if locked is None or not locked.is_active:
         reason = "unknown_account" if user is None else "wrong_password" if not valid else "inactive_or_changed"
-        log_event("login_failure", reason=reason, user_id=user.id if user else None, ip=client.ip_address)
+        log_event("login_failure", reason=reason, user_id=user_id, ip=client.ip_address)
+        event_reason = "unknown_account" if user is None else "inactive" if locked else "invalid_credentials"
+        details = failure_details(event_reason, user=user, identifier=identifier)
+        await record_failure(session, type=LOGIN_FAILED, user_id=user_id, details=details)
         raise InvalidCredentials()
     if new_hash is not None:
         locked.hashed_password = new_hash
@@ -70,11 +90,12 @@ async def login(session: AsyncSession, *, identifier: str, password: str, client
     try:
         ensure_verified(locked.is_verified)
     except EmailNotVerified:
-        await commit_now(session)  # the right password: the attempt is not a failure
+        # The right password: the attempt is not counted as a failure, but the account saw it.
+        await record_failure(session, type=LOGIN_FAILED, user_id=locked.id, details={"reason": "email_not_verified"})
         raise
     if get_settings().SINGLE_SESSION:
         await revoke_user_sessions(session, user_id=locked.id)
-    pair = await start_session(session, user=locked, client=client)
+    pair = await start_session(session, user=locked, client=client, event=SecurityEventType.LOGIN_SUCCEEDED)
     log_event("login", user_id=locked.id, session_id=pair.session_id, ip=client.ip_address)
     return pair
 
@@ -85,4 +106,5 @@ async def end_all_sessions(session: AsyncSession, *, user_id: uuid.UUID) -> None
     user = await lock_user(session, user_id=user_id)
     if user is not None:
         await end_user_sessions(session, user=user)
+    await record_event(session, type=SecurityEventType.SESSION_ENDED, user_id=user_id, details={"by": "logout"})
     log_event("logout", user_id=user_id)

@@ -9,7 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from lib.errors import NotFound
-from lib.models import AuthSession, utcnow
+from lib.events.record import record_event
+from lib.models import AuthSession, SecurityEventType, utcnow
 from lib.sessions.lifecycle import revoke_session
 from lib.sessions.schemas import SessionPublic
 
@@ -54,3 +55,7 @@ async def end_session(session: AsyncSession, *, user_id: uuid.UUID, session_id: 
     if found is None:
         raise NotFound("Session not found")
     await revoke_session(session, session_id=session_id)
+    details = {"by": "user"}
+    await record_event(
+        session, type=SecurityEventType.SESSION_ENDED, user_id=user_id, session_id=session_id, details=details
+    )

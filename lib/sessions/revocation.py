@@ -13,7 +13,9 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lib.errors import InvalidToken
+from lib.events.record import record_event
 from lib.log import log_event
+from lib.models import SecurityEventType
 from lib.security.tokens import TokenType, decode_token, uuid_claim
 from lib.sessions.lifecycle import revoke_session
 
@@ -44,6 +46,11 @@ async def revoke_token(session: AsyncSession, *, token: str, token_type_hint: st
     if session_id is None:
         log_event("revocation_ignored", hint=token_type_hint)
         return None
-    await revoke_session(session, session_id=session_id)
+    user_id = await revoke_session(session, session_id=session_id)
+    if user_id is not None:
+        details = {"by": "revoke"}
+        await record_event(
+            session, type=SecurityEventType.SESSION_ENDED, user_id=user_id, session_id=session_id, details=details
+        )
     log_event("session_revoked", session_id=session_id, via="revocation_endpoint")
     return session_id

@@ -22,8 +22,9 @@ from sqlmodel import col
 from lib.config import get_settings
 from lib.db import commit_now, dialect_name
 from lib.errors import InvalidToken, RefreshTokenReused, TokenRevoked
+from lib.events.record import record_event
 from lib.log import log_event
-from lib.models import AuthSession, RefreshToken, User, utcnow
+from lib.models import AuthSession, RefreshToken, SecurityEventType, User, utcnow
 from lib.security.tokens import decode_token, refresh_token_expiry, token_amr, token_client_id, uuid_claim
 from lib.sessions.lifecycle import issue_token_pair, revoke_session
 from lib.sessions.schemas import TokenPair
@@ -155,6 +156,9 @@ async def rotate_refresh_token(session: AsyncSession, *, presented: str, client_
             raise InvalidToken("Unknown refresh token")
         if not await _within_grace(session, token_id=token_id, used_at=used_at[0]):
             await revoke_session(session, session_id=session_id)
+            await record_event(
+                session, type=SecurityEventType.REFRESH_REUSE_DETECTED, user_id=user_id, session_id=session_id
+            )
             await commit_now(session)  # the revocation stands although the request fails
             log_event("refresh_reuse_detected", session_id=session_id)
             raise RefreshTokenReused()

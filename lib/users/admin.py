@@ -9,14 +9,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from lib.db import commit_now
+from lib.events.record import record_event
 from lib.mfa.factors import turn_off_mfa
 from lib.mfa.notices import send_mfa_notice
-from lib.models import Role, User
+from lib.models import Role, SecurityEventType, User
 from lib.sessions.lifecycle import end_user_sessions
 from lib.users.rows import ensure_another_admin_remains, get_user, lock_active_admins
 from lib.users.schemas import AdminUserUpdate, UserListQuery, UserPage, UserPublic
 
 _RANK = {Role.USER: 0, Role.MODERATOR: 1, Role.ADMIN: 2}
+_AUDITED = ("role", "is_active", "is_verified", "mfa_enabled")
+
+
+def _audited(user: User) -> dict[str, object]:
+    return {name: getattr(user, name) for name in _AUDITED}
 
 
 async def list_users(session: AsyncSession, *, query: UserListQuery) -> UserPage:
@@ -43,12 +49,14 @@ async def list_users(session: AsyncSession, *, query: UserListQuery) -> UserPage
     )
 
 
-async def update_user(session: AsyncSession, *, user_id: uuid.UUID, data: AdminUserUpdate) -> User:
-    """Change role and flags; demotion or deactivation ends the user's sessions at once."""
+async def update_user(session: AsyncSession, *, user_id: uuid.UUID, data: AdminUserUpdate, actor_id: uuid.UUID) -> User:
+    """Change role and flags; demotion or deactivation ends the user's sessions at once. The
+    admin (`actor_id`) and the values before and after are recorded."""
     changes = data.model_dump(exclude_unset=True)
     may_remove_admin = changes.get("role", Role.ADMIN) != Role.ADMIN or changes.get("is_active") is False
     admins = await lock_active_admins(session) if may_remove_admin else set()
     user = await get_user(session, user_id=user_id, for_update=True)
+    before = _audited(user)
 
     demoted = "role" in changes and _RANK[changes["role"]] < _RANK[Role(user.role)]
     deactivated = changes.get("is_active") is False and user.is_active
@@ -60,18 +68,30 @@ async def update_user(session: AsyncSession, *, user_id: uuid.UUID, data: AdminU
         send_mfa_notice(session, user=user, change="disabled_by_admin")
     if demoted or deactivated or mfa_off:
         await end_user_sessions(session, user=user)
+        by_admin = {"by": "admin"}
+        await record_event(
+            session, type=SecurityEventType.SESSION_ENDED, user_id=user.id, actor_id=actor_id, details=by_admin
+        )
     if "role" in changes:
         user.role = Role(changes["role"]).value
     for name in ("is_active", "is_verified"):
         if name in changes:
             setattr(user, name, changes[name])
+    after = _audited(user)
+    if after != before:
+        changed = [name for name in _AUDITED if after[name] != before[name]]
+        details = {"before": {name: before[name] for name in changed}, "after": {name: after[name] for name in changed}}
+        await record_event(
+            session, type=SecurityEventType.USER_UPDATED_BY_ADMIN, user_id=user.id, actor_id=actor_id, details=details
+        )
     await session.flush()
     await session.refresh(user)
     return user
 
 
-async def delete_user(session: AsyncSession, *, user_id: uuid.UUID) -> None:
-    """Delete the account; its sessions and tokens go with it (ON DELETE CASCADE).
+async def delete_user(session: AsyncSession, *, user_id: uuid.UUID, actor_id: uuid.UUID) -> None:
+    """Delete the account; its sessions and tokens go with it (ON DELETE CASCADE), its security
+    events stay (they hold no foreign key), `account_deleted` among them.
 
     One lock order with a refresh, which locks its token, then its session, then takes a key
     share of the user's row to insert the next token: deleting the row at once would hold it
@@ -87,8 +107,8 @@ async def delete_user(session: AsyncSession, *, user_id: uuid.UUID) -> None:
     ensure_another_admin_remains(admins, leaving=user)
     await end_user_sessions(session, user=user)
     await commit_now(session)
-
     admins = await lock_active_admins(session)
     user = await get_user(session, user_id=user_id, for_update=True)
     ensure_another_admin_remains(admins, leaving=user)
     await session.execute(delete(User).where(col(User.id) == user.id))
+    await record_event(session, type=SecurityEventType.ACCOUNT_DELETED, user_id=user.id, actor_id=actor_id)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lib.models import Role, User
+from lib.events.record import record_event
+from lib.models import Role, SecurityEventType, User
 from lib.sessions.lifecycle import end_user_sessions
 from lib.users.rows import ensure_another_admin_remains, get_user, lock_active_admins
 from lib.users.schemas import UserUpdate
@@ -25,3 +26,4 @@ async def deactivate_account(session: AsyncSession, *, user: User) -> None:
     ensure_another_admin_remains(admins, leaving=user)
     user.is_active = False
     await end_user_sessions(session, user=user)
+    await record_event(session, type=SecurityEventType.ACCOUNT_DEACTIVATED, user_id=user.id)

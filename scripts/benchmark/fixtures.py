@@ -52,7 +52,7 @@ class Fixtures:
         from sqlalchemy.ext.asyncio import AsyncSession
 
         from lib.db import get_engine
-        from lib.models import User
+        from lib.models import SecurityEventType, User
         from lib.security.passwords import hash_password
         from lib.sessions.lifecycle import start_session
         from lib.sessions.schemas import ClientInfo
@@ -67,7 +67,8 @@ class Fixtures:
             )
             session.add(user)
             await session.flush()
-            pair = await start_session(session, user=user, client=ClientInfo(user_agent="bench"))
+            client = ClientInfo(user_agent="bench")
+            pair = await start_session(session, user=user, client=client, event=SecurityEventType.SIGN_UP)
             await session.commit()
         return Identity(user.email, user.username, pair.access_token, pair.refresh_token, user.id)
 

@@ -33,6 +33,8 @@ EXPECTED = {
     ("POST", "/api/v1/user/me/password"): {"400", "401", "422", "429"},
     ("GET", "/api/v1/user/me/sessions"): {"401"},
     ("DELETE", "/api/v1/user/me/sessions/{session_id}"): {"401", "404"},
+    ("GET", "/api/v1/user/me/security-events"): {"400", "401", "422"},
+    ("GET", "/api/v1/admin/security-events"): {"400", "401", "403", "422"},
     ("GET", "/api/v1/admin/users"): {"401", "403"},
     ("GET", "/api/v1/admin/users/{user_id}"): {"401", "403", "404"},
     ("PATCH", "/api/v1/admin/users/{user_id}"): {"401", "403", "404", "409", "422"},

@@ -35,10 +35,13 @@ def _loaded(name: str) -> dict[str, Any]:
     return result
 
 
-@pytest.mark.parametrize("name", ["health", "me", "sessions", "revoke"])
-def test_a_function_builds_only_the_tables_it_queries(name: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "events"),
+    [("health", []), ("me", ["security_events"]), ("sessions", ["security_events"]), ("revoke", ["security_events"])],
+)
+def test_a_function_builds_only_the_tables_it_queries(name: str, events: list[str]) -> None:
     result = _loaded(name)
-    assert result["tables"] == ["refresh_tokens", "sessions", "users"]
+    assert result["tables"] == ["refresh_tokens", *events, "sessions", "users"]
     assert result["configured"]  # mappers configured at init, not on the first query
 
 
@@ -56,6 +59,7 @@ def test_metadata_holds_every_table() -> None:
         "mfa_recovery_codes",
         "passkeys",
         "refresh_tokens",
+        "security_events",
         "sessions",
         "users",
         "webauthn_challenges",

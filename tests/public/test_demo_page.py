@@ -62,6 +62,8 @@ async def test_sign_up_verify_edit_reload_logout_login(page: Page, site: Site, t
     await expect(profile_field(page, "verified")).to_have_text("not verified")
     await expect(page.locator("#sessions tbody tr")).to_have_count(1)
     await expect(page.locator("#sessions tbody tr")).to_contain_text("this tab")
+    await expect(page.locator("#activity tbody tr")).to_have_count(1)
+    await expect(page.locator("#activity tbody tr")).to_contain_text("Account created")
 
     # Tokens live where app.js says: the refresh token in the HttpOnly cookie, the access token nowhere.
     pair = await (await signed_up.value).json()
@@ -113,6 +115,12 @@ async def test_sign_up_verify_edit_reload_logout_login(page: Page, site: Site, t
     await log_in(page, "grace", PASSWORD)
     await expect(page.locator("#message")).to_have_text("You are signed in.")
     await expect(profile_field(page, "full_name")).to_have_text("Grace Hopper")
+    # Newest first: this sign-in, the logout, the confirmed address, the sign-up.
+    activity = page.locator("#activity tbody tr")
+    await expect(activity.first).to_contain_text("Signed in")
+    await expect(activity.filter(has_text="Signed out (logged out)")).to_have_count(1)
+    await expect(activity.filter(has_text="Email address confirmed")).to_have_count(1)
+    await expect(activity.last).to_contain_text("Account created")
     await page.get_by_role("button", name="Log out").click()
     await expect(page.locator("#login-form")).to_be_visible()
     assert_clean(traffic)

@@ -1,0 +1,77 @@
+"""Recording a sign-in costs the login no statement on PostgreSQL: its event rides on the
+session's INSERT (a data-modifying CTE). SQLite, without those, runs one INSERT more."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from scripts.pg_roundtrips import CountingProxy
+from sqlalchemy import event
+
+from lib.db import get_engine
+from tests.fixtures.app import SettingsEnv, make_client
+from tests.fixtures.database import is_postgres
+from tests.fixtures.users import PASSWORD, UserFactory
+
+# A login with the right password, SINGLE_SESSION on, measured before events were recorded: 7
+# statements on PostgreSQL (the user's row, the attempt's advisory locks and INSERT, the row
+# lock, the attempt given back, the other sessions revoked, the session and its refresh token in
+# one INSERT), 9 on SQLite (BEGIN IMMEDIATE twice, no advisory lock, two INSERTs), and 21 round
+# trips to PgBouncer, the connect included. The event adds none on PostgreSQL, one on SQLite.
+LOGIN_STATEMENTS = 7 if is_postgres() else 9 + 1
+LOGIN_ROUND_TRIPS = 21
+
+
+@pytest.fixture
+def statements() -> Iterator[list[str]]:
+    executed: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        executed.append(statement)
+
+    engine = get_engine().sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    yield executed
+    event.remove(engine, "before_cursor_execute", record)
+
+
+async def test_a_login_runs_as_many_statements_as_before_events(
+    client: httpx.AsyncClient, users: UserFactory, statements: list[str]
+) -> None:
+    user = await users.sign_up()
+    statements.clear()
+    answer = await client.post("/api/v1/login", data={"username": user.username, "password": PASSWORD})
+    assert answer.status_code == 200, answer.text
+    assert len(statements) == LOGIN_STATEMENTS, "\n".join(statements)
+
+
+@pytest.mark.postgres_only
+@pytest.mark.skipif(not is_postgres(), reason="round trips to PgBouncer")
+async def test_login_round_trips_through_the_pooler(users: UserFactory, settings_env: SettingsEnv) -> None:
+    """Counted by the benchmark's proxy (scripts/pg_roundtrips.py), the connect included."""
+    user = await users.sign_up()
+    target = urlsplit(os.environ["DATABASE_URL"])
+    proxy = CountingProxy(target.hostname or "127.0.0.1", target.port or 5432)
+    port = await proxy.start()
+    credentials = target.netloc.rpartition("@")[0]
+    settings_env(DATABASE_URL=target._replace(netloc=f"{credentials}@127.0.0.1:{port}").geturl())
+    counts = []
+    try:
+        async with make_client() as client:
+            for _ in range(2):  # the process's first login pays for the engine's first connect
+                before = proxy.counts.snapshot()
+                answer = await client.post("/api/v1/login", data={"username": user.username, "password": PASSWORD})
+                assert answer.status_code == 200, answer.text
+                await asyncio.sleep(0.05)  # the closing connection's last bytes pass the proxy
+                counts.append(proxy.counts.since(before))
+    finally:
+        assert proxy.server is not None
+        proxy.server.close()
+    assert counts[-1]["connections"] == 1
+    assert counts[-1]["round_trips"] == LOGIN_ROUND_TRIPS, counts
