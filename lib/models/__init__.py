@@ -17,6 +17,7 @@ from lib.models.base import utcnow
 if TYPE_CHECKING:
     from sqlalchemy import MetaData
 
+    from lib.models.email_outbox import EmailKind, EmailOutbox, EmailState
     from lib.models.email_token import EmailToken, EmailTokenPurpose
     from lib.models.login_attempt import LoginFailure
     from lib.models.recovery_code import RecoveryCode
@@ -27,6 +28,9 @@ if TYPE_CHECKING:
 
 _MODULES = {
     "AuthSession": "session",
+    "EmailKind": "email_outbox",
+    "EmailOutbox": "email_outbox",
+    "EmailState": "email_outbox",
     "EmailToken": "email_token",
     "EmailTokenPurpose": "email_token",
     "LoginFailure": "login_attempt",
@@ -62,6 +66,9 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "AuthSession",
+    "EmailKind",
+    "EmailOutbox",
+    "EmailState",
     "EmailToken",
     "EmailTokenPurpose",
     "LoginFailure",
