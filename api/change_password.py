@@ -10,8 +10,8 @@ from lib.accounts import passwords
 from lib.app import create_app
 from lib.deps import Client, CurrentPrincipal, Session
 from lib.errors import InvalidPassword, TooManyRequests
+from lib.oauth.transport import Transport
 from lib.openapi import raises
-from lib.sessions.cookie import Transport
 from lib.sessions.schemas import TokenResponse
 from lib.users.schemas import ChangePasswordRequest
 

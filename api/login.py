@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from mangum import Mangum
 
-from lib.app import TokenEndpointRoute, create_app
+from lib.app import create_app
 from lib.deps import Client, Session
 from lib.errors import (
     EmailNotVerified,
@@ -18,11 +18,12 @@ from lib.errors import (
     TokenRevoked,
     TooManyRequests,
 )
+from lib.oauth.endpoint import TokenEndpointRoute
+from lib.oauth.forms import LOGIN_OPENAPI, TokenRequest
+from lib.oauth.grants import exchange_grant
+from lib.oauth.transport import Transport
 from lib.openapi import raises
 from lib.security import passwords  # noqa: F401  (the hasher loads at init, not on the first login)
-from lib.sessions.cookie import Transport
-from lib.sessions.forms import LOGIN_OPENAPI, TokenRequest
-from lib.sessions.grants import exchange_grant
 from lib.sessions.schemas import TokenResponse
 
 router = APIRouter(tags=["auth"], route_class=TokenEndpointRoute)

@@ -6,13 +6,14 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from mangum import Mangum
 
-from lib.app import TokenEndpointRoute, create_app
+from lib.app import create_app
 from lib.deps import Client, Session
 from lib.errors import EmailNotVerified, InvalidMfaCode, InvalidToken, MfaUnavailable, TooManyRequests
 from lib.mfa.login import complete_mfa_login
 from lib.mfa.schemas import MfaLoginRequest
+from lib.oauth.endpoint import TokenEndpointRoute
+from lib.oauth.transport import Transport
 from lib.openapi import raises
-from lib.sessions.cookie import Transport
 from lib.sessions.schemas import TokenResponse
 
 router = APIRouter(tags=["auth"], route_class=TokenEndpointRoute)

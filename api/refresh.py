@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from mangum import Mangum
 
-from lib.app import TokenEndpointRoute, create_app
+from lib.app import create_app
 from lib.deps import Session
 from lib.errors import (
     CsrfFailed,
@@ -17,9 +17,10 @@ from lib.errors import (
     TokenRevoked,
     Unauthorized,
 )
+from lib.oauth.endpoint import TokenEndpointRoute
+from lib.oauth.transport import Transport
 from lib.openapi import raises
-from lib.sessions import service
-from lib.sessions.cookie import Transport
+from lib.sessions.rotation import rotate_refresh_token
 from lib.sessions.schemas import RefreshRequest, TokenResponse
 
 router = APIRouter(tags=["auth"], route_class=TokenEndpointRoute)
@@ -33,7 +34,7 @@ async def refresh(
     """Rotate a refresh token (from the body, or with no body from the refresh cookie): the
     presented token is consumed and a new pair issued."""
     presented = transport.presented_refresh_token(body)
-    pair = await service.rotate_refresh_token(session, presented=presented)
+    pair = await rotate_refresh_token(session, presented=presented)
     return transport.respond(pair)
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from mangum import Mangum
 
-from lib.app import TokenEndpointRoute, create_app
+from lib.app import create_app
 from lib.deps import Session
-from lib.sessions.cookie import Transport, revocation_response
-from lib.sessions.forms import REVOKE_OPENAPI, RevocationForm
+from lib.oauth.endpoint import TokenEndpointRoute
+from lib.oauth.forms import REVOKE_OPENAPI, RevocationForm
+from lib.oauth.transport import Transport, revocation_response
 from lib.sessions.revocation import revoke_token
 
 router = APIRouter(tags=["auth"], route_class=TokenEndpointRoute)

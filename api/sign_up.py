@@ -6,13 +6,13 @@ from fastapi import APIRouter, status
 from fastapi.responses import JSONResponse
 from mangum import Mangum
 
-from lib.accounts import service
 from lib.accounts.schemas import UserCreate, VerificationRequired
+from lib.accounts.signup import register
 from lib.app import create_app
 from lib.deps import Client, Session
 from lib.errors import EmailTaken, TooManyRequests, UsernameTaken
+from lib.oauth.transport import Transport
 from lib.openapi import raises
-from lib.sessions.cookie import Transport
 from lib.sessions.schemas import TokenResponse
 
 router = APIRouter(tags=["auth"])
@@ -29,7 +29,7 @@ async def sign_up(
     session: Session, data: UserCreate, client: Client, transport: Transport
 ) -> TokenResponse | JSONResponse:
     """Create an account and sign it in (or, when addresses must be verified first, email a link)."""
-    pair = await service.sign_up(session, data=data, client=client)
+    pair = await register(session, data=data, client=client)
     if pair is None:
         return JSONResponse(VerificationRequired().model_dump(), status_code=status.HTTP_202_ACCEPTED)
     return transport.respond(pair)

@@ -11,7 +11,6 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from fastapi.routing import APIRoute
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
@@ -21,8 +20,10 @@ from lib.db import TransactionConflict, is_database_unavailable, is_retryable_co
 from lib.errors import AuthError, ServiceUnavailable
 from lib.log import log_event
 from lib.middleware import BodyLimitMiddleware, EmailOutboxMiddleware, NoStoreMiddleware, RetryOnConflictMiddleware
+from lib.oauth.endpoint import is_token_endpoint
 from lib.openapi import describe_errors
 from lib.request_log import RequestLogMiddleware
+from lib.responses import auth_error_response, error_response
 from lib.security.password_policy import PasswordRejected
 
 logger = logging.getLogger("auth")
@@ -39,46 +40,13 @@ _HTTP_CODES = {
 }
 
 
-class TokenEndpointRoute(APIRoute):
-    """A route of an OAuth 2.0 token endpoint: its errors also carry RFC 6749 5.2 `error` and
-    `error_description`, so that standard clients raise them instead of reading them as tokens."""
-
-
 def _oauth_error(request: Request, error: str) -> str | None:
-    return error if isinstance(request.scope.get("route"), TokenEndpointRoute) else None
-
-
-def _description(detail: str) -> str:
-    """RFC 6749 5.2: printable ASCII without '"' or '\\'."""
-    return "".join(char for char in detail if " " <= char <= "~" and char not in '"\\')
-
-
-def error_response(
-    status_code: int,
-    detail: str,
-    code: str,
-    headers: dict[str, str] | None = None,
-    *,
-    oauth_error: str | None = None,
-    extra: dict[str, str] | None = None,
-) -> JSONResponse:
-    body = {"detail": detail, "code": code}
-    if oauth_error is not None:
-        body |= {"error": oauth_error, "error_description": _description(detail)}
-    body |= extra or {}
-    return JSONResponse(body, status_code=status_code, headers=headers)
+    return error if is_token_endpoint(request) else None
 
 
 async def _auth_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AuthError)
-    return error_response(
-        exc.status_code,
-        exc.message,
-        exc.code,
-        exc.headers,
-        oauth_error=_oauth_error(request, exc.oauth_error),
-        extra=exc.extra,
-    )
+    return auth_error_response(exc, oauth=is_token_endpoint(request))
 
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -101,7 +69,7 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     extra: dict[str, str] = {}
     if _oauth_error(request, "invalid_request"):
         fields = sorted({".".join(str(part) for part in error["loc"][1:]) or "body" for error in errors})
-        extra = {"error": "invalid_request", "error_description": _description(f"Invalid {', '.join(fields)}")}
+        extra = {"error": "invalid_request", "error_description": f"Invalid {', '.join(fields)}"}
     try:
         return JSONResponse({"detail": errors, **extra}, status_code=422)
     except ValueError:
@@ -115,8 +83,7 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
         raise TransactionConflict from exc
     if is_database_unavailable(exc):
         log_event("database_unavailable", level=logging.WARNING, error=type(exc).__name__)
-        unavailable = ServiceUnavailable()
-        return await _auth_error(request, unavailable)
+        return auth_error_response(ServiceUnavailable(), oauth=is_token_endpoint(request))
     logger.error("unhandled error", exc_info=exc)
     return error_response(
         500, "Internal server error", "internal_error", oauth_error=_oauth_error(request, "server_error")

@@ -28,8 +28,9 @@ from lib.errors import (
 )
 from lib.models import AuthSession, Role, User
 from lib.openapi import raises
-from lib.security.tokens import decode_token, load_keys, token_amr
+from lib.security.tokens import decode_token, load_keys, token_amr, uuid_claim
 from lib.sessions.schemas import ClientInfo
+from lib.users.rows import ensure_verified
 
 Session = Annotated[
     AsyncSession, Depends(raises(ServiceUnavailable, TransactionRetriesExhausted)(get_session), scope="function")
@@ -53,13 +54,6 @@ class Principal:
         return token_amr(self.claims)
 
 
-def _uuid_claim(claims: dict[str, Any], name: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(claims[name]))
-    except (KeyError, ValueError):
-        raise InvalidToken() from None
-
-
 @raises(Unauthorized, InvalidToken, TokenExpired, TokenRevoked, EmailNotVerified)
 async def get_principal(session: Session, token: Annotated[str | None, Depends(oauth2_scheme)]) -> Principal:
     """The caller behind a Bearer access token whose session is still live.
@@ -71,8 +65,7 @@ async def get_principal(session: Session, token: Annotated[str | None, Depends(o
     if not token:
         raise Unauthorized()
     claims = decode_token(token, "access")
-    user_id = _uuid_claim(claims, "sub")
-    session_id = _uuid_claim(claims, "sid")
+    user_id, session_id = uuid_claim(claims, "sub"), uuid_claim(claims, "sid")
     row = (
         await session.execute(
             select(User, col(AuthSession.revoked_at), col(AuthSession.epoch))
@@ -85,8 +78,7 @@ async def get_principal(session: Session, token: Annotated[str | None, Depends(o
     user, revoked_at, epoch = row
     if revoked_at is not None or epoch != user.session_epoch or not user.is_active:
         raise TokenRevoked()
-    if get_settings().REQUIRE_VERIFIED_EMAIL and not user.is_verified:
-        raise EmailNotVerified()
+    ensure_verified(user.is_verified)
     return Principal(user=user, session_id=session_id, claims=claims)
 
 

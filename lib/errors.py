@@ -211,10 +211,11 @@ class InvalidMfaCode(Unauthorized):
 
 
 class WrongMfaCode(AuthError):
-    """A signed-in MFA change with a wrong, expired or already used code."""
+    """A signed-in MFA change with a wrong, expired or already used code (400: the caller's
+    session is fine; `invalid_mfa_code` is the second login step's 401)."""
 
     status_code = 400
-    code = "invalid_mfa_code"
+    code = "wrong_mfa_code"
     detail = "The code is wrong, expired or already used"
 
 

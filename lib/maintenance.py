@@ -17,7 +17,7 @@ from sqlmodel import col
 
 from lib.config import get_settings
 from lib.db import get_engine
-from lib.models import AuthSession, EmailOutbox, EmailState, EmailToken, LoginFailure, RefreshToken, utcnow
+from lib.models import Attempt, AuthSession, EmailOutbox, EmailState, EmailToken, RefreshToken, utcnow
 
 # Sent or skipped emails are kept this long (the per-account email throttle reads them); given-up
 # ones stay until the operator deals with them (`scripts/outbox`).
@@ -48,7 +48,7 @@ async def delete_stale_rows(session: AsyncSession, *, now: datetime | None = Non
     settings = get_settings()
     login_cutoff = now - timedelta(seconds=settings.LOGIN_FAILURE_WINDOW_SECONDS)
     address_cutoff = now - timedelta(seconds=settings.ADDRESS_LIMIT_WINDOW_SECONDS)
-    key = col(LoginFailure.key)
+    key = col(Attempt.key)
     login_key = or_(key.startswith("account:"), key.startswith("ip:"))  # the rest: sign-up, email requests
     statements = {
         "refresh_tokens": delete(RefreshToken).where(
@@ -65,10 +65,10 @@ async def delete_stale_rows(session: AsyncSession, *, now: datetime | None = Non
             col(EmailOutbox.state).in_((EmailState.SENT.value, EmailState.SKIPPED.value)),
             col(EmailOutbox.created_at) < now - EMAIL_OUTBOX_RETENTION,
         ),
-        "login_failures": delete(LoginFailure).where(
+        "login_failures": delete(Attempt).where(
             or_(
-                and_(login_key, col(LoginFailure.created_at) < login_cutoff),
-                and_(~login_key, col(LoginFailure.created_at) < address_cutoff),
+                and_(login_key, col(Attempt.created_at) < login_cutoff),
+                and_(~login_key, col(Attempt.created_at) < address_cutoff),
             )
         ),
     }

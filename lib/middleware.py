@@ -6,13 +6,13 @@ import logging
 import random
 
 import anyio
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lib.db import TransactionConflict
 from lib.email.outbox import collecting_emails, dispatch
 from lib.errors import PayloadTooLarge, TransactionRetriesExhausted
 from lib.log import log_event
+from lib.responses import auth_error_response
 
 
 class HTTPMiddleware:
@@ -90,8 +90,7 @@ class BodyLimitMiddleware(HTTPMiddleware):
                 await self._reject(scope, receive, send)
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
-        detail = f"Request body larger than {self.limit} bytes"
-        response = JSONResponse({"detail": detail, "code": PayloadTooLarge.code}, status_code=413)
+        response = auth_error_response(PayloadTooLarge(f"Request body larger than {self.limit} bytes"))
         await response(scope, receive, send)
 
 
@@ -123,9 +122,7 @@ class RetryOnConflictMiddleware(HTTPMiddleware):
                 log_event("transaction_conflict", level=logging.WARNING, attempt=attempt, path=scope.get("path"))
                 if attempt < self.attempts:
                     await anyio.sleep(random.uniform(0.01, 0.05) * 2**attempt)
-        busy = TransactionRetriesExhausted()
-        response = JSONResponse({"detail": busy.message, "code": busy.code}, status_code=503, headers=busy.headers)
-        await response(scope, receive, send)
+        await auth_error_response(TransactionRetriesExhausted())(scope, receive, send)
 
 
 def _replaying(request: list[Message], receive: Receive) -> Receive:

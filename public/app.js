@@ -604,6 +604,7 @@ function homePage() {
 
 const MFA_MESSAGES = {
   invalid_mfa_code: () => "That code is wrong, expired or already used. Try the next code from the app.",
+  wrong_mfa_code: () => "That code is wrong, expired or already used. Try the next code from the app.",
   invalid_token: () => "This sign-in took too long or is no longer valid. Sign in again.",
   token_expired: () => "This sign-in took too long. Sign in again.",
   mfa_already_enabled: () => "Two-factor login is already on.",

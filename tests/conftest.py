@@ -47,15 +47,19 @@ os.environ.setdefault("DATABASE_URL", f"sqlite+aiosqlite:///{_TMP}/test.db")
 _IMPORT_LOOP = asyncio.new_event_loop()
 asyncio.set_event_loop(_IMPORT_LOOP)
 
-from tests.fixtures.app import clear_caches, client, make_client  # noqa: E402
-from tests.fixtures.browser import browser, page, site  # noqa: E402, F401
+pytest.register_assert_rewrite("tests.fixtures")  # they are imported here, before pytest would rewrite them
+from tests.fixtures.app import clear_caches  # noqa: E402
 from tests.fixtures.database import clean_tables, is_postgres, migrate  # noqa: E402
-from tests.fixtures.mail import smtp_server  # noqa: E402
-from tests.fixtures.roles import accounts  # noqa: E402
-from tests.fixtures.users import UserFactory  # noqa: E402
-from tests.fixtures.vercel import vercel  # noqa: E402
 
-__all__ = ["accounts", "client", "make_client", "smtp_server", "vercel"]
+# Fixture modules, found by pytest instead of imported by hand (after the environment above is set).
+pytest_plugins = [
+    "tests.fixtures.app",
+    "tests.fixtures.browser",
+    "tests.fixtures.mail",
+    "tests.fixtures.races",
+    "tests.fixtures.roles",
+    "tests.fixtures.vercel",
+]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -72,25 +76,6 @@ async def _clean_database() -> AsyncIterator[None]:
     yield
     clear_caches()
     await clean_tables()
-
-
-@pytest.fixture
-def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
-    """Call with settings to override for one test: `settings_env(SINGLE_SESSION="false")`."""
-
-    def apply(**values: str) -> None:
-        for name, value in values.items():
-            monkeypatch.setenv(name, value)
-        clear_caches()
-
-    yield apply
-    monkeypatch.undo()
-    clear_caches()
-
-
-@pytest.fixture
-def users(client: object) -> UserFactory:
-    return UserFactory(client)  # type: ignore[arg-type]
 
 
 def pytest_report_header() -> str:

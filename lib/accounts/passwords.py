@@ -24,16 +24,17 @@ from lib.log import log_event
 from lib.models import EmailKind, EmailTokenPurpose, User, utcnow
 from lib.security.password_policy import require_acceptable_password
 from lib.security.passwords import hash_password, verify_password
-from lib.security.tokens import PASSWORD_ONLY
-from lib.sessions.lifecycle import end_user_sessions, lock_user, start_session
-from lib.sessions.schemas import ClientInfo, TokenPair
-from lib.sessions.throttle import (
+from lib.security.throttle import (
     address_limits,
     clear_account_failures,
     release_attempt,
     reserve_attempt,
     reserve_login_attempt,
 )
+from lib.security.tokens import PASSWORD_ONLY
+from lib.sessions.lifecycle import end_user_sessions, start_session
+from lib.sessions.schemas import ClientInfo, TokenPair
+from lib.users.rows import lock_unchanged, lock_user
 from lib.users.schemas import ChangePasswordRequest
 
 RESET = EmailTokenPurpose.RESET_PASSWORD
@@ -60,14 +61,13 @@ async def change_password(
         ip_address=client.ip_address,
         message="Too many wrong passwords; try again later",
     )
-    epoch, hashed = user.session_epoch, user.hashed_password
-    valid, _ = await verify_password(data.current_password, hashed)
+    valid, _ = await verify_password(data.current_password, user.hashed_password)
     if not valid:
         log_event("password_change_failure", user_id=user.id, ip=client.ip_address)
         raise InvalidPassword()
     new_hash = await hash_password(data.new_password)
-    locked = await lock_user(session, user_id=user.id)
-    if locked is None or locked.session_epoch != epoch or locked.hashed_password != hashed:
+    locked = await lock_unchanged(session, user)
+    if locked is None:
         raise TokenRevoked()  # a reset or another change ended this session meanwhile
     await release_attempt(session, reservation)
     locked.hashed_password = new_hash

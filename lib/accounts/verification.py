@@ -21,8 +21,8 @@ from lib.config import get_settings
 from lib.email.outbox import publish_in_any_case
 from lib.errors import EmailTokenInvalid, TooManyRequests
 from lib.models import EmailTokenPurpose, User
-from lib.sessions.lifecycle import lock_user
-from lib.sessions.throttle import address_limits, reserve_attempt
+from lib.security.throttle import address_limits, reserve_attempt
+from lib.users.rows import lock_user
 
 VERIFY = EmailTokenPurpose.VERIFY_EMAIL
 

@@ -33,7 +33,7 @@ from lib.db import request_session
 from lib.email import Email, redact
 from lib.email.queue import read_message_body
 from lib.models import EmailKind, EmailOutbox, EmailState, EmailToken, EmailTokenPurpose, User, utcnow
-from lib.sessions.lifecycle import lock_user
+from lib.users.rows import lock_user
 
 logger = logging.getLogger("auth.email")
 
@@ -151,7 +151,9 @@ async def _prepare(session: AsyncSession, row: EmailOutbox) -> _Claimed | None:
         if newer.first() is not None:
             await _skip(session, row, "a newer link replaced it")
             return None
-        issued = issue_email_token(session, user_id=user.id, purpose=EmailTokenPurpose(kind.value), expires_at=expires_at)
+        issued = issue_email_token(
+            session, user_id=user.id, purpose=EmailTokenPurpose(kind.value), expires_at=expires_at
+        )
         token_id = issued.id
         context["link"] = email_link(page, issued.token)
         context["expires_in"] = describe_duration(expires_at - now)
@@ -227,9 +229,7 @@ async def _send_next(
         return await _record(session, claimed, error)
 
 
-async def _sender(
-    *, only: list[uuid.UUID] | None, tried: set[uuid.UUID], counts: EmailCounts, deadline: float
-) -> None:
+async def _sender(*, only: list[uuid.UUID] | None, tried: set[uuid.UUID], counts: EmailCounts, deadline: float) -> None:
     async with request_session() as session:
         while time.monotonic() < deadline:
             outcome = await _send_next(session, only=only, tried=tried)

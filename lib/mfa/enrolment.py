@@ -1,6 +1,6 @@
 """Turning the second factor on and off, and new recovery codes, for the signed-in user.
 
-Each change locks the user's row first (the one lock order of `lib.sessions.lifecycle`) and
+Each change locks the user's row first (the one lock order of `lib.users.rows`) and
 ends every other session of the user for good; the caller's own session carries on under the
 new epoch, so the page that made the change stays signed in. Changing an active second factor
 takes the password and a code: both are checked under one throttle reservation, given back
@@ -23,9 +23,10 @@ from lib.mfa.totp import matching_step, new_secret, provisioning_uri, qr_svg
 from lib.mfa.vault import decrypt_secret, encrypt_secret, normalize_code
 from lib.models import User
 from lib.security.passwords import verify_password
-from lib.sessions.lifecycle import end_other_sessions, lock_user
+from lib.security.throttle import Reservation, release_attempt, release_this_attempt, reserve_login_attempt
+from lib.sessions.lifecycle import end_other_sessions
 from lib.sessions.schemas import ClientInfo
-from lib.sessions.throttle import Reservation, release_attempt, reserve_login_attempt
+from lib.users.rows import lock_unchanged
 
 THROTTLED = "Too many failed attempts; try again later"
 
@@ -44,11 +45,9 @@ async def _check_password(session: AsyncSession, *, user: User, password: str, c
 
 
 async def _lock(session: AsyncSession, user: User) -> User:
-    """The user's row, locked, as long as nothing ended the caller's session since it was read
-    (`lock_user` refreshes `user` itself, so the values are taken first)."""
-    epoch, hashed = user.session_epoch, user.hashed_password
-    locked = await lock_user(session, user_id=user.id)
-    if locked is None or not locked.is_active or (locked.session_epoch, locked.hashed_password) != (epoch, hashed):
+    """The user's row, locked, as long as nothing ended the caller's session since it was read."""
+    locked = await lock_unchanged(session, user)
+    if locked is None or not locked.is_active:
         raise TokenRevoked()  # deactivated, or a reset, password change or logout ended this session meanwhile
     return locked
 
@@ -66,7 +65,7 @@ async def start_enrolment(session: AsyncSession, *, user: User, password: str, c
     locked = await _lock(session, user)
     if locked.mfa_enabled:
         raise MfaAlreadyEnabled()
-    await release_attempt(session, Reservation(rows=reservation.rows))  # this attempt only
+    await release_this_attempt(session, reservation)
     secret = new_secret()
     locked.totp_secret_encrypted = encrypt_secret(secret)
     locked.totp_last_step = None

@@ -12,21 +12,21 @@ guess codes without end.
 from __future__ import annotations
 
 import hmac
-import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lib.config import get_settings
 from lib.db import commit_now
-from lib.errors import EmailNotVerified, InvalidMfaCode, InvalidToken, MfaRequired
+from lib.errors import EmailNotVerified, InvalidMfaCode, InvalidToken
 from lib.log import log_event
 from lib.mfa.factors import consume_second_factor
 from lib.models import User
 from lib.security.digest import token_digest
-from lib.security.tokens import PASSWORD_AND_OTP, create_mfa_token, decode_token
-from lib.sessions.lifecycle import lock_user, revoke_user_sessions, start_session
+from lib.security.throttle import release_attempt, reserve_login_attempt
+from lib.security.tokens import PASSWORD_AND_OTP, create_mfa_token, decode_token, uuid_claim
+from lib.sessions.lifecycle import revoke_user_sessions, start_session
 from lib.sessions.schemas import ClientInfo, TokenPair
-from lib.sessions.throttle import Reservation, release_attempt, reserve_login_attempt
+from lib.users.rows import ensure_verified, lock_user
 
 MFA_TOKEN_LIFETIME_SECONDS = 300
 THROTTLED = "Too many failed logins; try again later"
@@ -36,26 +36,11 @@ def _binding(user: User) -> str:
     return token_digest(f"{user.id}:{user.session_epoch}:{user.hashed_password}")[:32]
 
 
-async def require_second_factor(
-    session: AsyncSession, *, user: User, reservation: Reservation, new_hash: str | None
-) -> MfaRequired:
-    """The password was right: keep a rehash, give back this attempt only (the account's
-    earlier failures still count) and answer with an `mfa_token`. Commits; the caller raises."""
-    await release_attempt(session, Reservation(rows=reservation.rows))
-    if new_hash is not None:
-        user.hashed_password = new_hash
-    await session.flush()
+def issue_mfa_token(user: User) -> str:
+    """The `mfa_token` of a password step that was right, bound to the user's current password
+    and session epoch."""
     issued = create_mfa_token(user_id=user.id, binding=_binding(user), lifetime_seconds=MFA_TOKEN_LIFETIME_SECONDS)
-    await commit_now(session)
-    log_event("login_mfa_required", user_id=user.id)
-    return MfaRequired(issued.token)
-
-
-def _user_id(claims: dict[str, object]) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(claims["sub"]))
-    except (KeyError, ValueError):
-        raise InvalidToken() from None
+    return issued.token
 
 
 def _still_bound(user: User | None, claims: dict[str, object]) -> bool:
@@ -71,7 +56,7 @@ async def complete_mfa_login(session: AsyncSession, *, mfa_token: str, code: str
     """Exchange an `mfa_token` and a TOTP or recovery code for a token pair whose `amr` is
     `["pwd", "otp"]`. 401 for a bad token or code, 429 once the account or address is throttled."""
     claims = decode_token(mfa_token, "mfa")
-    user = await session.get(User, _user_id(claims))
+    user = await session.get(User, uuid_claim(claims, "sub"))
     if user is None or not _still_bound(user, claims):
         raise InvalidToken("This sign-in has expired; log in again")
     reservation = await reserve_login_attempt(
@@ -84,11 +69,12 @@ async def complete_mfa_login(session: AsyncSession, *, mfa_token: str, code: str
         log_event("login_failure", reason="wrong_mfa_code", user_id=locked.id, ip=client.ip_address)
         raise InvalidMfaCode()
     await release_attempt(session, reservation)
-    settings = get_settings()
-    if settings.REQUIRE_VERIFIED_EMAIL and not locked.is_verified:
+    try:
+        ensure_verified(locked.is_verified)
+    except EmailNotVerified:
         await commit_now(session)  # the code is spent and the attempt was not a failure
-        raise EmailNotVerified()
-    if settings.SINGLE_SESSION:
+        raise
+    if get_settings().SINGLE_SESSION:
         await revoke_user_sessions(session, user_id=locked.id)
     pair = await start_session(session, user=locked, client=client, amr=PASSWORD_AND_OTP)
     log_event("login", user_id=locked.id, session_id=pair.session_id, ip=client.ip_address, amr="otp")

@@ -17,9 +17,9 @@ from lib.models.base import utcnow
 if TYPE_CHECKING:
     from sqlalchemy import MetaData
 
+    from lib.models.attempt import Attempt
     from lib.models.email_outbox import EmailKind, EmailOutbox, EmailState
     from lib.models.email_token import EmailToken, EmailTokenPurpose
-    from lib.models.login_attempt import LoginFailure
     from lib.models.recovery_code import RecoveryCode
     from lib.models.session import AuthSession, RefreshToken
     from lib.models.user import Role, User
@@ -33,7 +33,7 @@ _MODULES = {
     "EmailState": "email_outbox",
     "EmailToken": "email_token",
     "EmailTokenPurpose": "email_token",
-    "LoginFailure": "login_attempt",
+    "Attempt": "attempt",
     "RecoveryCode": "recovery_code",
     "RefreshToken": "session",
     "Role": "user",
@@ -65,13 +65,13 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "Attempt",
     "AuthSession",
     "EmailKind",
     "EmailOutbox",
     "EmailState",
     "EmailToken",
     "EmailTokenPurpose",
-    "LoginFailure",
     "RecoveryCode",
     "RefreshToken",
     "Role",

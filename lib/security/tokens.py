@@ -169,6 +169,14 @@ def create_mfa_token(*, user_id: uuid.UUID, binding: str, lifetime_seconds: int)
     return IssuedToken(_encode(claims, MFA_TYPE_HEADER), jti, now, expires_at)
 
 
+def uuid_claim(claims: dict[str, Any], name: str) -> uuid.UUID:
+    """A claim that holds an id (`sub`, `sid`, `jti`), as a UUID; a token without it is invalid."""
+    try:
+        return uuid.UUID(str(claims[name]))
+    except (KeyError, ValueError):
+        raise InvalidToken() from None
+
+
 def token_amr(claims: dict[str, Any]) -> tuple[str, ...]:
     """The `amr` a refresh token carries on to the next pair (older tokens have none: a password)."""
     amr = claims.get("amr")

@@ -1,9 +1,9 @@
 """Issuing a token pair for a session, and ending sessions.
 
 Sessions end for good: every change that must end a user's sessions (password change or
-reset, deactivation, demotion, logout) locks the user's row and raises its `session_epoch`;
-a session is live only while its `epoch` equals the user's. One lock order everywhere: the
-user's row first, then its sessions, refresh tokens and email links.
+reset, deactivation, demotion, logout) locks the user's row (`lib.users.rows.lock_user`) and
+raises its `session_epoch`; a session is live only while its `epoch` equals the user's. One
+lock order everywhere: the user's row first, then its sessions, refresh tokens and email links.
 """
 
 from __future__ import annotations
@@ -108,22 +108,6 @@ async def start_session(
     ]
     await session.execute(insert(tokens).from_select(list(token), select(*values)))
     return pair
-
-
-async def lock_user(session: AsyncSession, *, user_id: uuid.UUID) -> User | None:
-    """The user's row, read afresh and locked until the transaction ends.
-
-    FOR NO KEY UPDATE rather than FOR UPDATE: inserting a row that references the user
-    (a session, a token) takes a key-share lock, which this one lets through, so such an
-    insert never waits on it nor deadlocks with it.
-    """
-    statement = (
-        select(User)
-        .where(col(User.id) == user_id)
-        .with_for_update(key_share=True)
-        .execution_options(populate_existing=True)
-    )
-    return (await session.execute(statement)).scalar_one_or_none()
 
 
 async def end_user_sessions(session: AsyncSession, *, user: User) -> None:

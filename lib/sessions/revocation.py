@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lib.errors import InvalidToken
 from lib.log import log_event
-from lib.security.tokens import TokenType, decode_token
+from lib.security.tokens import TokenType, decode_token, uuid_claim
 from lib.sessions.lifecycle import revoke_session
 
 _SEARCH_ORDER: dict[str | None, tuple[TokenType, TokenType]] = {
@@ -32,8 +32,8 @@ def _session_of(token: str, hint: str | None) -> uuid.UUID | None:
         except InvalidToken:
             continue
         try:
-            return uuid.UUID(claims["sid"])
-        except ValueError:
+            return uuid_claim(claims, "sid")
+        except InvalidToken:
             return None
     return None
 

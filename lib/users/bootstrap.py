@@ -5,19 +5,17 @@ Apart from `lib.users.admin` so that the admin function does not load account cr
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from lib.accounts.schemas import UserCreate
-from lib.accounts.service import create_user
+from lib.accounts.signup import create_user
 from lib.models import Role, User
+from lib.users.rows import lock_user_by_email
 
 
 async def promote_to_admin(session: AsyncSession, *, email: str) -> User | None:
     """Make the account with `email` an active, verified admin; None when there is none."""
-    statement = select(User).where(col(User.email) == email).with_for_update(key_share=True)
-    user = (await session.execute(statement)).scalar_one_or_none()
+    user = await lock_user_by_email(session, email=email)
     if user is not None:
         user.role = Role.ADMIN.value
         user.is_active = True

@@ -1,6 +1,7 @@
-"""Reading and locking user rows: what the profile and user administration share.
+"""Reading and locking user rows, and the rules checked on them: what every domain shares.
 
-Kept apart from `lib.users.admin` so that the profile function (`api/me.py`) does not load
+One lock order everywhere: a user's row is locked before its sessions, refresh tokens and email
+links. Kept apart from `lib.users.admin` so that the profile function (`api/me.py`) does not load
 what only administration needs (account creation and its hasher, MFA, the admin schemas).
 """
 
@@ -8,22 +9,61 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from lib.errors import LastAdmin, NotFound
+from lib.config import get_settings
+from lib.errors import EmailNotVerified, LastAdmin, NotFound
 from lib.models import Role, User
 
 
+async def _locked_user(session: AsyncSession, where: ColumnElement[bool]) -> User | None:
+    """The user's row, read afresh and locked until the transaction ends.
+
+    FOR NO KEY UPDATE rather than FOR UPDATE: inserting a row that references the user
+    (a session, a token) takes a key-share lock, which this one lets through, so such an
+    insert never waits on it nor deadlocks with it.
+    """
+    statement = select(User).where(where).with_for_update(key_share=True).execution_options(populate_existing=True)
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def lock_user(session: AsyncSession, *, user_id: uuid.UUID) -> User | None:
+    return await _locked_user(session, col(User.id) == user_id)
+
+
+async def lock_user_by_email(session: AsyncSession, *, email: str) -> User | None:
+    return await _locked_user(session, col(User.email) == email)
+
+
+async def lock_unchanged(session: AsyncSession, user: User) -> User | None:
+    """Lock the user's row and return it, unless its password or session epoch changed since
+    `user` was read: a request whose password check raced a reset, a password change or a logout
+    must not act on it (the password it checked may be the old one; its session may be over).
+    `lock_user` refreshes `user` itself, so the values are taken first."""
+    epoch, hashed = user.session_epoch, user.hashed_password
+    locked = await lock_user(session, user_id=user.id)
+    if locked is None or (locked.session_epoch, locked.hashed_password) != (epoch, hashed):
+        return None
+    return locked
+
+
 async def get_user(session: AsyncSession, *, user_id: uuid.UUID, for_update: bool = False) -> User:
-    statement = select(User).where(col(User.id) == user_id).execution_options(populate_existing=True)
     if for_update:
-        statement = statement.with_for_update(key_share=True)  # see lib.sessions.lifecycle.lock_user
-    user = (await session.execute(statement)).scalar_one_or_none()
+        user = await lock_user(session, user_id=user_id)
+    else:
+        statement = select(User).where(col(User.id) == user_id).execution_options(populate_existing=True)
+        user = (await session.execute(statement)).scalar_one_or_none()
     if user is None:
         raise NotFound("User not found")
     return user
+
+
+def ensure_verified(is_verified: bool) -> None:
+    """With `REQUIRE_VERIFIED_EMAIL`, an account whose address is not verified gets no tokens and no access."""
+    if get_settings().REQUIRE_VERIFIED_EMAIL and not is_verified:
+        raise EmailNotVerified()
 
 
 async def lock_active_admins(session: AsyncSession) -> set[uuid.UUID]:

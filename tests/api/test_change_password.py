@@ -5,6 +5,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
+from tests.fixtures.app import SettingsEnv
 from tests.fixtures.mfa import LOGIN_MFA, enrol, mfa_token, totp_code
 from tests.fixtures.roles import user_row
 from tests.fixtures.tokens import unverified_claims
@@ -107,9 +108,9 @@ async def test_change_password_requires_a_token(client: httpx.AsyncClient) -> No
 
 
 async def test_wrong_current_passwords_are_throttled_like_logins(
-    client: httpx.AsyncClient, users: UserFactory, settings_env: object
+    client: httpx.AsyncClient, users: UserFactory, settings_env: SettingsEnv
 ) -> None:
-    settings_env(LOGIN_MAX_FAILURES="3")  # type: ignore[operator]
+    settings_env(LOGIN_MAX_FAILURES="3")
     me = await users.sign_up()
     for _ in range(3):
         wrong = await client.post(

@@ -51,4 +51,7 @@ async def test_cleanup_twice_deletes_nothing_more(client: httpx.AsyncClient, use
     await seed_stale_rows(client, users)
     auth = {"Authorization": "Bearer test-cron-secret"}
     assert (await client.get(PATH, headers=auth)).json() == {"deleted": EXPECTED_DELETED, "emails": NO_EMAILS}
-    assert (await client.get(PATH, headers=auth)).json() == {"deleted": dict.fromkeys(EXPECTED_DELETED, 0), "emails": NO_EMAILS}
+    assert (await client.get(PATH, headers=auth)).json() == {
+        "deleted": dict.fromkeys(EXPECTED_DELETED, 0),
+        "emails": NO_EMAILS,
+    }

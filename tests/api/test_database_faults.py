@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from lib.db import get_engine
+from tests.fixtures.app import SettingsEnv
 from tests.fixtures.database import is_postgres
 from tests.fixtures.postgres import postgres_running, start_postgres, stop_postgres
 from tests.fixtures.users import PASSWORD
@@ -73,9 +74,9 @@ async def half_written_accounts() -> dict[str, int]:
         return {name: (await connection.execute(text(query))).scalar_one() for name, query in queries.items()}
 
 
-async def test_database_outage_answers_503_and_recovers(client: httpx.AsyncClient, settings_env: object) -> None:
+async def test_database_outage_answers_503_and_recovers(client: httpx.AsyncClient, settings_env: SettingsEnv) -> None:
     # Behind PgBouncer a query waits in its queue while the server is down; the command timeout bounds that.
-    settings_env(DATABASE_COMMAND_TIMEOUT="2", LOGIN_MAX_FAILURES="1000")  # type: ignore[operator]
+    settings_env(DATABASE_COMMAND_TIMEOUT="2", LOGIN_MAX_FAILURES="1000")
     responses: list[httpx.Response] = []
     stop = asyncio.Event()
     worker = asyncio.create_task(traffic(client, stop, responses))

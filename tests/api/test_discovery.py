@@ -8,6 +8,7 @@ from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 from authlib.oidc.discovery import OpenIDProviderMetadata
 
 from api.jwks import app as jwks_app
+from tests.fixtures.app import SettingsEnv
 from tests.fixtures.users import UserFactory
 
 ISSUER = "https://auth.example.com"
@@ -38,8 +39,8 @@ async def test_metadata_lists_the_endpoints_that_exist(client: httpx.AsyncClient
         assert response.status_code not in (404, 405), (name, response.status_code)
 
 
-async def test_both_documents_pass_authlibs_validators(client: httpx.AsyncClient, settings_env: object) -> None:
-    settings_env(JWT_ISSUER=ISSUER)  # type: ignore[operator]  # the validators require https
+async def test_both_documents_pass_authlibs_validators(client: httpx.AsyncClient, settings_env: SettingsEnv) -> None:
+    settings_env(JWT_ISSUER=ISSUER)  # the validators require https
     openid = (await client.get("/.well-known/openid-configuration")).json()
     OpenIDProviderMetadata(openid).validate()
     rfc8414 = (await client.get("/.well-known/oauth-authorization-server")).json()

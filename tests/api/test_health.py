@@ -5,7 +5,7 @@ from unittest.mock import ANY
 import httpx
 import pytest
 
-from tests.fixtures.app import make_client
+from tests.fixtures.app import SettingsEnv, make_client
 from tests.fixtures.live import free_port
 from tests.fixtures.users import PASSWORD
 
@@ -23,8 +23,8 @@ async def test_health_reports_database_ok(client: httpx.AsyncClient) -> None:
 
 
 @pytest.mark.parametrize("kind", sorted(UNREACHABLE))
-async def test_unreachable_database_gives_503_with_retry_after(settings_env: object, kind: str) -> None:
-    settings_env(DATABASE_URL=UNREACHABLE[kind](), DATABASE_CONNECT_TIMEOUT="2")  # type: ignore[operator]
+async def test_unreachable_database_gives_503_with_retry_after(settings_env: SettingsEnv, kind: str) -> None:
+    settings_env(DATABASE_URL=UNREACHABLE[kind](), DATABASE_CONNECT_TIMEOUT="2")
     async with make_client() as client:
         requests = [
             client.get("/api/v1/health"),

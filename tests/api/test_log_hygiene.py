@@ -9,6 +9,7 @@ from sqlalchemy import select
 from lib.db import get_engine
 from lib.models import User
 from lib.security.digest import token_digest
+from tests.fixtures.app import SettingsEnv
 from tests.fixtures.logs import log_lines, parse_log_lines
 from tests.fixtures.users import bearer
 
@@ -17,9 +18,9 @@ WRONG_PASSWORD = "my other secret passphrase"
 
 
 async def test_logs_of_a_whole_flow_hold_no_secret(
-    client: httpx.AsyncClient, capsys: pytest.CaptureFixture[str], settings_env: object
+    client: httpx.AsyncClient, capsys: pytest.CaptureFixture[str], settings_env: SettingsEnv
 ) -> None:
-    settings_env(LOGIN_MAX_FAILURES="2", LOGIN_MAX_FAILURES_PER_IP="100", REFRESH_REUSE_GRACE_SECONDS="0")  # type: ignore[operator]
+    settings_env(LOGIN_MAX_FAILURES="2", LOGIN_MAX_FAILURES_PER_IP="100", REFRESH_REUSE_GRACE_SECONDS="0")
     log_lines(capsys)
     secrets: list[str] = [PASSWORD, WRONG_PASSWORD]
     responses: list[httpx.Response] = []

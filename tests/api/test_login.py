@@ -8,6 +8,7 @@ from sqlalchemy import select, update
 
 from lib.db import get_engine
 from lib.models import User
+from tests.fixtures.app import SettingsEnv
 from tests.fixtures.tokens import unverified_claims
 from tests.fixtures.users import PASSWORD, UserFactory, bearer
 
@@ -118,9 +119,9 @@ async def test_second_login_revokes_first_session_when_single_session(
 
 
 async def test_sessions_coexist_when_single_session_is_off(
-    client: httpx.AsyncClient, users: UserFactory, settings_env: object
+    client: httpx.AsyncClient, users: UserFactory, settings_env: SettingsEnv
 ) -> None:
-    settings_env(SINGLE_SESSION="false")  # type: ignore[operator]
+    settings_env(SINGLE_SESSION="false")
     user = await users.sign_up()
     first = (await users.login(user.email)).json()
     await users.login(user.email)

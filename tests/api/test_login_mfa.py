@@ -204,7 +204,7 @@ async def test_digits_of_other_scripts_are_a_wrong_code_not_a_server_error(
     arabic_indic = "\u0661\u0662\u0663\u0664\u0665\u0666"  # str.isdigit() is true for these
     confirm = await client.post("/api/v1/user/me/mfa/totp/confirm", headers=me.headers, json={"code": arabic_indic})
     assert confirm.status_code == 400
-    assert confirm.json()["code"] == "invalid_mfa_code"
+    assert confirm.json()["code"] == "wrong_mfa_code"
     await client.post(
         "/api/v1/user/me/mfa/totp/confirm", headers=me.headers, json={"code": totp_code(started.json()["secret"], -1)}
     )

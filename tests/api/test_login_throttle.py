@@ -8,7 +8,8 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from lib.db import get_engine
-from lib.models import LoginFailure
+from lib.models import Attempt
+from tests.fixtures.app import SettingsEnv
 from tests.fixtures.servers import uvicorn_servers
 from tests.fixtures.users import PASSWORD, UserFactory
 
@@ -16,7 +17,7 @@ from tests.fixtures.users import PASSWORD, UserFactory
 async def failure_rows() -> list[str]:
     """The keys counted by login (sign-up counts its own, under `sign-up:ip:`)."""
     async with get_engine().connect() as connection:
-        keys = (await connection.execute(select(LoginFailure.key))).scalars()
+        keys = (await connection.execute(select(Attempt.key))).scalars()
         return [key for key in keys if not key.startswith("sign-up:")]
 
 
@@ -25,9 +26,9 @@ async def login(client: httpx.AsyncClient, username: str, password: str, **heade
 
 
 async def test_failures_throttle_the_account_even_with_the_right_password(
-    client: httpx.AsyncClient, users: UserFactory, settings_env: object
+    client: httpx.AsyncClient, users: UserFactory, settings_env: SettingsEnv
 ) -> None:
-    settings_env(LOGIN_MAX_FAILURES="3", LOGIN_FAILURE_WINDOW_SECONDS="600")  # type: ignore[operator]
+    settings_env(LOGIN_MAX_FAILURES="3", LOGIN_FAILURE_WINDOW_SECONDS="600")
     user = await users.sign_up()
     for _ in range(3):
         assert (await login(client, user.username, "wrong password")).status_code == 401
@@ -40,9 +41,9 @@ async def test_failures_throttle_the_account_even_with_the_right_password(
 
 
 async def test_success_after_the_window_passes(
-    client: httpx.AsyncClient, users: UserFactory, settings_env: object
+    client: httpx.AsyncClient, users: UserFactory, settings_env: SettingsEnv
 ) -> None:
-    settings_env(LOGIN_MAX_FAILURES="2", LOGIN_FAILURE_WINDOW_SECONDS="2")  # type: ignore[operator]
+    settings_env(LOGIN_MAX_FAILURES="2", LOGIN_FAILURE_WINDOW_SECONDS="2")
     user = await users.sign_up()
     for _ in range(2):
         assert (await login(client, user.email, "wrong password")).status_code == 401
@@ -54,9 +55,9 @@ async def test_success_after_the_window_passes(
 
 
 async def test_success_resets_the_account_count(
-    client: httpx.AsyncClient, users: UserFactory, settings_env: object
+    client: httpx.AsyncClient, users: UserFactory, settings_env: SettingsEnv
 ) -> None:
-    settings_env(LOGIN_MAX_FAILURES="3", LOGIN_MAX_FAILURES_PER_IP="100")  # type: ignore[operator]
+    settings_env(LOGIN_MAX_FAILURES="3", LOGIN_MAX_FAILURES_PER_IP="100")
     user = await users.sign_up()
     for _ in range(2):
         assert (await login(client, user.username, "wrong password")).status_code == 401
@@ -67,9 +68,9 @@ async def test_success_resets_the_account_count(
 
 
 async def test_unknown_account_is_throttled_like_a_known_one(
-    client: httpx.AsyncClient, users: UserFactory, settings_env: object
+    client: httpx.AsyncClient, users: UserFactory, settings_env: SettingsEnv
 ) -> None:
-    settings_env(LOGIN_MAX_FAILURES="3", LOGIN_MAX_FAILURES_PER_IP="100")  # type: ignore[operator]
+    settings_env(LOGIN_MAX_FAILURES="3", LOGIN_MAX_FAILURES_PER_IP="100")
     user = await users.sign_up()
     answers: dict[str, list[tuple[int, str]]] = {}
     for name in (user.username, "nobody-here"):
@@ -90,9 +91,9 @@ async def test_failures_store_no_typed_identifier(client: httpx.AsyncClient, use
 
 
 async def test_the_client_address_is_throttled_across_accounts(
-    client: httpx.AsyncClient, users: UserFactory, settings_env: object
+    client: httpx.AsyncClient, users: UserFactory, settings_env: SettingsEnv
 ) -> None:
-    settings_env(LOGIN_MAX_FAILURES="3", LOGIN_MAX_FAILURES_PER_IP="3")  # type: ignore[operator]
+    settings_env(LOGIN_MAX_FAILURES="3", LOGIN_MAX_FAILURES_PER_IP="3")
     victim = await users.sign_up()
     for n in range(3):
         assert (await login(client, f"someone{n}", "wrong password")).status_code == 401
@@ -101,11 +102,9 @@ async def test_the_client_address_is_throttled_across_accounts(
 
 
 async def test_trusted_header_names_the_client_address(
-    client: httpx.AsyncClient, users: UserFactory, settings_env: object
+    client: httpx.AsyncClient, users: UserFactory, settings_env: SettingsEnv
 ) -> None:
-    settings_env(  # type: ignore[operator]
-        LOGIN_MAX_FAILURES="100", LOGIN_MAX_FAILURES_PER_IP="3", TRUSTED_IP_HEADER="X-Forwarded-For"
-    )
+    settings_env(LOGIN_MAX_FAILURES="100", LOGIN_MAX_FAILURES_PER_IP="3", TRUSTED_IP_HEADER="X-Forwarded-For")
     user = await users.sign_up()
     # The right-most entry is the one the trusted proxy saw; what the client wrote before it is ignored.
     for n in range(3):
@@ -118,11 +117,9 @@ async def test_trusted_header_names_the_client_address(
 
 
 async def test_ipv6_clients_count_by_their_64_prefix(
-    client: httpx.AsyncClient, users: UserFactory, settings_env: object
+    client: httpx.AsyncClient, users: UserFactory, settings_env: SettingsEnv
 ) -> None:
-    settings_env(  # type: ignore[operator]
-        LOGIN_MAX_FAILURES="100", LOGIN_MAX_FAILURES_PER_IP="2", TRUSTED_IP_HEADER="x-real-ip"
-    )
+    settings_env(LOGIN_MAX_FAILURES="100", LOGIN_MAX_FAILURES_PER_IP="2", TRUSTED_IP_HEADER="x-real-ip")
     user = await users.sign_up()
     for n in range(2):
         assert (await login(client, "someone", "wrong", **{"X-Real-IP": f"2001:db8:1:2::{n + 1}"})).status_code == 401
@@ -131,9 +128,9 @@ async def test_ipv6_clients_count_by_their_64_prefix(
 
 
 async def test_forwarding_header_is_ignored_unless_configured(
-    client: httpx.AsyncClient, users: UserFactory, settings_env: object
+    client: httpx.AsyncClient, users: UserFactory, settings_env: SettingsEnv
 ) -> None:
-    settings_env(LOGIN_MAX_FAILURES="100", LOGIN_MAX_FAILURES_PER_IP="2")  # type: ignore[operator]
+    settings_env(LOGIN_MAX_FAILURES="100", LOGIN_MAX_FAILURES_PER_IP="2")
     user = await users.sign_up()
     for n in range(2):
         spoofed = {"X-Forwarded-For": f"198.51.100.{n}", "X-Real-IP": f"198.51.100.{n}"}
@@ -144,27 +141,25 @@ async def test_forwarding_header_is_ignored_unless_configured(
 
 @pytest.mark.parametrize("forwarded", ["not-an-address", "", "1.2.3.4, garbage"])
 async def test_invalid_forwarded_value_falls_back_to_the_peer(
-    client: httpx.AsyncClient, users: UserFactory, settings_env: object, forwarded: str
+    client: httpx.AsyncClient, users: UserFactory, settings_env: SettingsEnv, forwarded: str
 ) -> None:
-    settings_env(TRUSTED_IP_HEADER="x-forwarded-for")  # type: ignore[operator]
+    settings_env(TRUSTED_IP_HEADER="x-forwarded-for")
     await login(client, "someone", "wrong", **{"X-Forwarded-For": forwarded})
     keys = await failure_rows()
     assert [key for key in keys if key.startswith("ip:")] == ["ip:127.0.0.1"]  # httpx's ASGI peer
 
 
 async def test_concurrent_failures_are_all_counted(
-    client: httpx.AsyncClient, users: UserFactory, settings_env: object
+    client: httpx.AsyncClient, users: UserFactory, settings_env: SettingsEnv
 ) -> None:
-    settings_env(LOGIN_MAX_FAILURES="1000")  # type: ignore[operator]
+    settings_env(LOGIN_MAX_FAILURES="1000")
     user = await users.sign_up()
     responses = await asyncio.gather(*(login(client, user.username, "wrong") for _ in range(10)))
     assert {response.status_code for response in responses} == {401}
     async with get_engine().connect() as connection:
         count = (
             await connection.execute(
-                select(func.count()).where(
-                    col(LoginFailure.key).startswith("account:") | col(LoginFailure.key).startswith("ip:")
-                )
+                select(func.count()).where(col(Attempt.key).startswith("account:") | col(Attempt.key).startswith("ip:"))
             )
         ).scalar_one()
     assert count == 20  # each of the 10 failures under the account and the address

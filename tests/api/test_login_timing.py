@@ -12,15 +12,16 @@ import time
 
 import httpx
 
+from tests.fixtures.app import SettingsEnv
 from tests.fixtures.users import UserFactory
 
 SAMPLES = 40
 
 
 async def test_unknown_account_and_wrong_password_take_about_the_same_time(
-    client: httpx.AsyncClient, users: UserFactory, settings_env: object
+    client: httpx.AsyncClient, users: UserFactory, settings_env: SettingsEnv
 ) -> None:
-    settings_env(  # type: ignore[operator]
+    settings_env(
         LOGIN_MAX_FAILURES="100000",
         LOGIN_MAX_FAILURES_PER_IP="100000",
         PASSWORD_ARGON2_MEMORY_COST="19456",

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import httpx
 
+from tests.fixtures.app import SettingsEnv
 from tests.fixtures.users import UserFactory, bearer
 
 
@@ -21,9 +22,9 @@ async def test_logout_revokes_refresh_and_earlier_access_tokens(client: httpx.As
 
 
 async def test_logout_ends_every_session_of_the_user(
-    client: httpx.AsyncClient, users: UserFactory, settings_env: object
+    client: httpx.AsyncClient, users: UserFactory, settings_env: SettingsEnv
 ) -> None:
-    settings_env(SINGLE_SESSION="false")  # type: ignore[operator]
+    settings_env(SINGLE_SESSION="false")
     user = await users.sign_up()
     other = (await users.login(user.email)).json()
     assert (await client.post("/api/v1/logout", headers=user.headers)).status_code == 204

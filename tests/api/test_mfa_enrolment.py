@@ -59,7 +59,7 @@ async def test_confirming_needs_a_right_code_and_a_started_enrolment(
     secret = (await client.post(START, headers=me.headers, json={"password": PASSWORD})).json()["secret"]
     wrong = await client.post(CONFIRM, headers=me.headers, json={"code": totp_code(secret, 5)})
     assert wrong.status_code == 400
-    assert wrong.json()["code"] == "invalid_mfa_code"
+    assert wrong.json()["code"] == "wrong_mfa_code"
     assert (await users.login(me.username)).status_code == 200  # still off
 
 
@@ -123,7 +123,7 @@ async def test_changes_need_both_the_password_and_a_code(client: httpx.AsyncClie
             method, path, headers=me.headers, json={"password": PASSWORD, "code": "000000"}
         )
         assert wrong_code.status_code == 400
-        assert wrong_code.json()["code"] == "invalid_mfa_code"
+        assert wrong_code.json()["code"] == "wrong_mfa_code"
         assert (await client.request(method, path, json={"password": PASSWORD, "code": "000000"})).status_code == 401
     assert (await client.get("/api/v1/user/me", headers=me.headers)).json()["mfa_enabled"] is True
 

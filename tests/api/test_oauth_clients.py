@@ -17,6 +17,7 @@ import pytest
 from authlib.integrations.httpx_client import OAuth2Client, OAuthError
 
 from api._local import create_local_app
+from tests.fixtures.app import SettingsEnv
 from tests.fixtures.live import serve
 from tests.fixtures.users import PASSWORD, UserFactory
 
@@ -25,7 +26,7 @@ AUDIENCE = "auth-service-tests"
 
 
 @pytest.fixture
-def live_issuer(settings_env: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def live_issuer(settings_env: SettingsEnv, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A real server whose address is also the issuer, so discovery-driven clients find everything."""
     monkeypatch.setenv("AUTHLIB_INSECURE_TRANSPORT", "1")  # plain http on loopback, for the test only
     with serve(create_local_app()) as base_url:

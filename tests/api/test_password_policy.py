@@ -3,6 +3,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from tests.fixtures.app import SettingsEnv
 from tests.fixtures.users import UserFactory
 
 EMAIL = "margaret.hamilton@example.com"
@@ -58,17 +59,17 @@ async def test_password_is_not_echoed_in_validation_errors(client: httpx.AsyncCl
     assert "password1" not in response.text
 
 
-async def test_min_length_is_a_setting(client: httpx.AsyncClient, settings_env: object) -> None:
-    settings_env(PASSWORD_MIN_LENGTH="12")  # type: ignore[operator]
+async def test_min_length_is_a_setting(client: httpx.AsyncClient, settings_env: SettingsEnv) -> None:
+    settings_env(PASSWORD_MIN_LENGTH="12")
     assert error_types(await sign_up(client, "q7#Lm2@xq7#")) == ["password_too_short"]
     assert (await sign_up(client, "q7#Lm2@xq7#L")).status_code == 201
 
 
 async def test_login_still_accepts_an_existing_password_the_policy_would_now_refuse(
-    users: UserFactory, settings_env: object
+    users: UserFactory, settings_env: SettingsEnv
 ) -> None:
     user = await users.sign_up(password="q7#Lm2@xq7")
-    settings_env(PASSWORD_MIN_LENGTH="12")  # type: ignore[operator]
+    settings_env(PASSWORD_MIN_LENGTH="12")
     assert (await users.login(user.username, "q7#Lm2@xq7")).status_code == 200
 
 

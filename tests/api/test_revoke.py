@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from tests.fixtures import tokens as forge
+from tests.fixtures.app import SettingsEnv
 from tests.fixtures.users import UserFactory, bearer
 
 
@@ -22,9 +23,9 @@ async def session_is_alive(client: httpx.AsyncClient, access_token: str) -> bool
 
 @pytest.mark.parametrize("hint", [None, "refresh_token", "access_token", "something_else"])
 async def test_revoking_a_refresh_token_ends_its_whole_session(
-    client: httpx.AsyncClient, users: UserFactory, settings_env: object, hint: str | None
+    client: httpx.AsyncClient, users: UserFactory, settings_env: SettingsEnv, hint: str | None
 ) -> None:
-    settings_env(SINGLE_SESSION="false")  # type: ignore[operator]
+    settings_env(SINGLE_SESSION="false")
     user = await users.sign_up()
     other = (await users.login(user.email)).json()
     response = await revoke(client, user.refresh_token, hint)

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.fixtures.app import SettingsEnv
 from tests.fixtures.users import PASSWORD, UserFactory, bearer
 
 
@@ -114,7 +115,7 @@ async def test_json_schema_errors_keep_422_with_the_oauth_fields(client: httpx.A
 
 
 async def test_throttled_login_keeps_retry_after(
-    client: httpx.AsyncClient, users: UserFactory, settings_env: Any
+    client: httpx.AsyncClient, users: UserFactory, settings_env: SettingsEnv
 ) -> None:
     settings_env(LOGIN_MAX_FAILURES="1", LOGIN_FAILURE_WINDOW_SECONDS="600")
     user = await users.sign_up()

@@ -199,9 +199,10 @@ def test_every_api_file_is_an_http_function_or_the_mailer_on_the_email_queue() -
             }
         }
     ]
-    assert mailer["timeout"] * 6 <= serverless_config()["resources"]["Resources"]["EmailQueue"]["Properties"][
-        "VisibilityTimeout"
-    ]
+    assert (
+        mailer["timeout"] * 6
+        <= serverless_config()["resources"]["Resources"]["EmailQueue"]["Properties"]["VisibilityTimeout"]
+    )
 
 
 def test_the_email_queue_has_a_dead_letter_queue() -> None:
@@ -216,9 +217,7 @@ def test_the_email_queue_has_a_dead_letter_queue() -> None:
 def test_the_role_may_send_to_the_email_queue_alone() -> None:
     statements = serverless_config()["provider"]["iam"]["role"]["statements"]
     sqs = [statement for statement in statements if "sqs:" in str(statement["Action"])]
-    assert sqs == [
-        {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": {"Fn::GetAtt": ["EmailQueue", "Arn"]}}
-    ]
+    assert sqs == [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": {"Fn::GetAtt": ["EmailQueue", "Arn"]}}]
 
 
 def _allowed_actions() -> set[str]:

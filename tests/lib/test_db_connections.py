@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import event
 
 from lib.db import get_engine, normalize_database_url
+from tests.fixtures.app import SettingsEnv
 from tests.fixtures.database import is_postgres
 from tests.fixtures.users import PASSWORD, UserFactory
 
@@ -130,7 +131,7 @@ async def _longest_idle_transaction(done: asyncio.Event) -> float:
 @pytest.mark.postgres_only
 @pytest.mark.skipif(not is_postgres() or "TEST_PG_DIRECT_URL" not in os.environ, reason="PostgreSQL's activity view")
 async def test_no_transaction_stays_open_while_a_login_checks_the_password(
-    client: httpx.AsyncClient, users: UserFactory, settings_env: Any
+    client: httpx.AsyncClient, users: UserFactory, settings_env: SettingsEnv
 ) -> None:
     """A transaction open on a pooled connection holds a server connection of the pooler: it
     must not wait for the password hash (production cost here, about 0.1 s or more)."""

@@ -44,7 +44,7 @@ def test_a_function_builds_only_the_tables_it_queries(name: str) -> None:
 
 def test_the_profile_function_loads_no_administration_or_hasher() -> None:
     modules = set(_loaded("me")["modules"])
-    assert not {"lib.users.admin", "lib.users.bootstrap", "lib.accounts.service", "pwdlib", "argon2"} & modules
+    assert not {"lib.users.admin", "lib.users.bootstrap", "lib.accounts.signup", "pwdlib", "argon2"} & modules
 
 
 def test_metadata_holds_every_table() -> None:

@@ -19,6 +19,7 @@ from lib.config import get_settings
 from lib.errors import InvalidToken, TokenExpired
 from lib.security.keys import get_key_set, thumbprint
 from lib.security.tokens import _signing_key, create_access_token, create_refresh_token, decode_token
+from tests.fixtures.app import SettingsEnv
 
 
 def b64(data: bytes) -> str:
@@ -214,7 +215,7 @@ def test_padded_or_non_json_segments_are_rejected() -> None:
             decode_token(bad, "access")
 
 
-def test_token_from_a_previous_key_is_accepted_while_published(settings_env: Any) -> None:
+def test_token_from_a_previous_key_is_accepted_while_published(settings_env: SettingsEnv) -> None:
     previous = other_key()
     pem = previous.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo

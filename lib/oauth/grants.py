@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lib.sessions import service
+from lib.sessions.login import login
+from lib.sessions.rotation import rotate_refresh_token
 from lib.sessions.schemas import ClientInfo, LoginRequest, RefreshRequest, TokenPair
 
 
@@ -13,5 +14,5 @@ async def exchange_grant(
 ) -> TokenPair:
     """A new token pair for a password (a new session) or for a refresh token (rotated in its session)."""
     if isinstance(grant, RefreshRequest):
-        return await service.rotate_refresh_token(session, presented=grant.refresh_token)
-    return await service.login(session, identifier=grant.username, password=grant.password, client=client)
+        return await rotate_refresh_token(session, presented=grant.refresh_token)
+    return await login(session, identifier=grant.username, password=grant.password, client=client)

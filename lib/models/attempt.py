@@ -8,7 +8,7 @@ from sqlmodel import Field, SQLModel
 from lib.models.base import UTCDateTime
 
 
-class LoginFailure(SQLModel, table=True):
+class Attempt(SQLModel, table=True):
     """One failed login, counted per key (`account:<name>` or `ip:<address>`) for throttling.
 
     Kept in the database so that every function instance sees the same count.

@@ -25,7 +25,7 @@ from starlette.responses import Response
 from lib.config import get_settings
 from lib.errors import CsrfFailed, InvalidRequest, InvalidToken, Unauthorized
 from lib.openapi import raises
-from lib.security.tokens import decode_token
+from lib.security.tokens import decode_token, uuid_claim
 from lib.sessions.schemas import RefreshRequest, TokenPair, TokenResponse
 
 TRANSPORT_HEADER = "X-Refresh-Token-Transport"
@@ -108,8 +108,8 @@ class TokenTransport:
     def cookie_session(self) -> uuid.UUID | None:
         """The session of the refresh token in the cookie, or None when it holds none of ours."""
         try:
-            return uuid.UUID(str(decode_token(self.request.cookies.get(COOKIE_NAME, ""), "refresh")["sid"]))
-        except (InvalidToken, KeyError, ValueError):
+            return uuid_claim(decode_token(self.request.cookies.get(COOKIE_NAME, ""), "refresh"), "sid")
+        except InvalidToken:
             return None
 
 

@@ -28,7 +28,7 @@ from lib.config import get_settings
 from lib.db import commit_now, dialect_name
 from lib.errors import TooManyRequests
 from lib.log import log_event
-from lib.models import LoginFailure, utcnow
+from lib.models import Attempt, utcnow
 from lib.models.base import UTCDateTime
 from lib.validation import normalize_email
 
@@ -127,7 +127,7 @@ async def record_attempt(
         return Reservation(rows={})
     await _lock_keys(session, (limit.key for limit in limits))
     now = utcnow()
-    failures = LoginFailure.__table__  # type: ignore[attr-defined]
+    failures = Attempt.__table__  # type: ignore[attr-defined]
 
     def used_up(limit: Limit) -> ColumnElement[bool]:
         window_start = now - timedelta(seconds=limit.window_seconds)
@@ -160,16 +160,16 @@ async def _retry_after(session: AsyncSession, limits: Sequence[Limit], *, now: d
     windows = {limit.key: timedelta(seconds=limit.window_seconds) for limit in limits}
     rows = (
         await session.execute(
-            select(col(LoginFailure.key), func.count(), func.min(col(LoginFailure.created_at)))
+            select(col(Attempt.key), func.count(), func.min(col(Attempt.created_at)))
             .where(
                 or_(
                     *(
-                        and_(col(LoginFailure.key) == key, col(LoginFailure.created_at) > now - window)
+                        and_(col(Attempt.key) == key, col(Attempt.created_at) > now - window)
                         for key, window in windows.items()
                     )
                 )
             )
-            .group_by(col(LoginFailure.key))
+            .group_by(col(Attempt.key))
         )
     ).all()
     counts: dict[str, tuple[int, datetime]] = {key: (count, oldest or now) for key, count, oldest in rows}
@@ -192,15 +192,21 @@ async def reserve_login_attempt(
     )
 
 
+async def release_this_attempt(session: AsyncSession, reservation: Reservation) -> None:
+    """This attempt no longer counts (a right password that still needs a second factor, an
+    MFA change's right password); the account's earlier failures still do."""
+    await release_attempt(session, Reservation(rows=reservation.rows))
+
+
 async def release_attempt(session: AsyncSession, reservation: Reservation) -> None:
     """The password was right: the account's count starts again, and this attempt no longer
     counts against the address."""
-    mine = col(LoginFailure.id).in_(list(reservation.rows.values()))
-    account = col(LoginFailure.key) == reservation.account_key
-    await session.execute(delete(LoginFailure).where(mine if reservation.account_key is None else or_(mine, account)))
+    mine = col(Attempt.id).in_(list(reservation.rows.values()))
+    account = col(Attempt.key) == reservation.account_key
+    await session.execute(delete(Attempt).where(mine if reservation.account_key is None else or_(mine, account)))
 
 
 async def clear_account_failures(session: AsyncSession, *, identifiers: Iterable[str]) -> None:
     """Forget the failures counted against these identifiers (an account's email and username)."""
     keys = [account_key(identifier) for identifier in identifiers]
-    await session.execute(delete(LoginFailure).where(col(LoginFailure.key).in_(keys)))
+    await session.execute(delete(Attempt).where(col(Attempt.key).in_(keys)))

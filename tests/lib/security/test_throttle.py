@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from lib.sessions.throttle import account_key, address_key, address_limits, login_limits
+from lib.security.throttle import account_key, address_key, address_limits, login_limits
+from tests.fixtures.app import SettingsEnv
 
 
 @pytest.mark.parametrize(
@@ -26,8 +27,8 @@ def test_account_key_is_a_digest_of_the_normalized_identifier() -> None:
     assert "ada" not in key
 
 
-def test_login_counts_the_account_and_the_address_each_with_its_own_limit(settings_env: object) -> None:
-    settings_env(LOGIN_MAX_FAILURES="5", LOGIN_MAX_FAILURES_PER_IP="100")  # type: ignore[operator]
+def test_login_counts_the_account_and_the_address_each_with_its_own_limit(settings_env: SettingsEnv) -> None:
+    settings_env(LOGIN_MAX_FAILURES="5", LOGIN_MAX_FAILURES_PER_IP="100")
     account, address = login_limits(identifier="ada", ip_address="203.0.113.7")
     assert (account.key, account.limit, account.scope) == (account_key("ada"), 5, "account")
     assert (address.key, address.limit, address.scope) == ("ip:203.0.113.7", 100, "address")

@@ -1,0 +1,88 @@
+"""Login with a password, and logout."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from lib.config import get_settings
+from lib.db import commit_now
+from lib.errors import EmailNotVerified, InvalidCredentials, MfaRequired
+from lib.log import log_event
+from lib.mfa.login import issue_mfa_token
+from lib.models import User
+from lib.security.throttle import normalize_identifier, release_attempt, release_this_attempt, reserve_login_attempt
+from lib.sessions.lifecycle import end_user_sessions, revoke_user_sessions, start_session
+from lib.sessions.schemas import ClientInfo, TokenPair
+from lib.users.rows import ensure_verified, lock_unchanged, lock_user
+
+THROTTLED = "Too many failed logins; try again later"
+
+
+async def find_user_by_login(session: AsyncSession, *, identifier: str) -> User | None:
+    """`identifier` is an email (contains '@', matched in the form sign-up stored it in) or a
+    username (matched regardless of case)."""
+    identifier = normalize_identifier(identifier)
+    if "@" in identifier:
+        condition = col(User.email) == identifier
+    else:
+        condition = func.lower(User.username) == identifier
+    return (await session.execute(select(User).where(condition))).scalar_one_or_none()
+
+
+async def login(session: AsyncSession, *, identifier: str, password: str, client: ClientInfo) -> TokenPair:
+    """Check the credentials, unless the account or the client address is throttled (429).
+
+    The attempt is reserved (and committed) before any hashing, so that parallel attempts see
+    it and no transaction stays open (holding a pooled server connection) while the hash is
+    checked; a failure keeps it as the counted failure, a success gives it back. Every failure
+    answers alike, a deactivated account with the right password included, so the answer never
+    confirms a guess. An account with MFA on answers 403 `mfa_required` with an `mfa_token`.
+    """
+    user = await find_user_by_login(session, identifier=identifier)
+    reservation = await reserve_login_attempt(
+        session, identifier=identifier, ip_address=client.ip_address, message=THROTTLED
+    )
+    # Imported here so that refresh and logout, which need this module's neighbours but not
+    # the hasher, never load it; the login function imports it at init (api/login.py).
+    from lib.security.passwords import verify_password
+
+    valid, new_hash = await verify_password(password, user.hashed_password if user else None)
+    locked = await lock_unchanged(session, user) if user is not None and valid else None
+    if locked is None or not locked.is_active:
+        reason = "unknown_account" if user is None else "wrong_password" if not valid else "inactive_or_changed"
+        log_event("login_failure", reason=reason, user_id=user.id if user else None, ip=client.ip_address)
+        raise InvalidCredentials()
+    if new_hash is not None:
+        locked.hashed_password = new_hash
+    if locked.mfa_enabled:
+        # The right password alone never gives the account's count back (only a right code
+        # does), or a thief of the password could guess codes without end.
+        await release_this_attempt(session, reservation)
+        mfa_token = issue_mfa_token(locked)  # bound to the new hash, if one was just set
+        await commit_now(session)
+        log_event("login_mfa_required", user_id=locked.id)
+        raise MfaRequired(mfa_token)
+    await release_attempt(session, reservation)
+    try:
+        ensure_verified(locked.is_verified)
+    except EmailNotVerified:
+        await commit_now(session)  # the right password: the attempt is not a failure
+        raise
+    if get_settings().SINGLE_SESSION:
+        await revoke_user_sessions(session, user_id=locked.id)
+    pair = await start_session(session, user=locked, client=client)
+    log_event("login", user_id=locked.id, session_id=pair.session_id, ip=client.ip_address)
+    return pair
+
+
+async def end_all_sessions(session: AsyncSession, *, user_id: uuid.UUID) -> None:
+    """End every session of the user: refresh tokens and earlier access tokens stop working,
+    and so does a session that a racing login was creating."""
+    user = await lock_user(session, user_id=user_id)
+    if user is not None:
+        await end_user_sessions(session, user=user)
+    log_event("logout", user_id=user_id)
