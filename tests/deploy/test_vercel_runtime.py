@@ -15,7 +15,6 @@ from sqlmodel import col
 
 from lib.db import get_engine
 from lib.models import EmailOutbox
-
 from tests.fixtures.deployment import api_functions, served_routes
 from tests.fixtures.lambda_events import Response
 from tests.fixtures.users import PASSWORD
