@@ -38,7 +38,7 @@ from lib.users.rows import lock_user
 logger = logging.getLogger("auth.email")
 
 LINK_PAGES = {EmailKind.VERIFY_EMAIL: "verify-email", EmailKind.RESET_PASSWORD: "reset-password"}
-# A link that would work for less than this once received is not worth sending.
+# A link that would work for less than this (or half its lifetime, if that is shorter) is not worth sending.
 MIN_LINK_LIFETIME = timedelta(minutes=1)
 LIVE_STATES = (EmailState.PENDING.value, EmailState.SENT.value)
 
@@ -132,7 +132,7 @@ async def _prepare(session: AsyncSession, row: EmailOutbox) -> _Claimed | None:
     page = LINK_PAGES.get(kind)
     if page is not None:
         expires_at = row.link_expires_at
-        if expires_at is None or expires_at - now < MIN_LINK_LIFETIME:
+        if expires_at is None or expires_at - now < min(MIN_LINK_LIFETIME, (expires_at - row.created_at) / 2):
             await _skip(session, row, "its link would have expired")
             return None
         if not user.is_active:
@@ -178,16 +178,16 @@ async def _record(session: AsyncSession, claimed: _Claimed, error: str | None) -
     now = utcnow()
     row = col(EmailOutbox.id) == claimed.row_id
     if error is None:
+        if claimed.token_id is not None and await lock_user(session, user_id=claimed.user_id) is not None:
+            # Only the newest link works: the ones mailed before it stop.
+            purpose = EmailTokenPurpose(claimed.kind)
+            await retire_email_tokens(session, user_id=claimed.user_id, purpose=purpose, keep=claimed.token_id)
         await session.execute(
             update(EmailOutbox)
             .where(row)
             .values(state=EmailState.SENT.value, sent_at=now, last_error=None)
             .execution_options(synchronize_session=False)
         )
-        if claimed.token_id is not None and await lock_user(session, user_id=claimed.user_id) is not None:
-            # Only the newest link works: the ones mailed before it stop.
-            purpose = EmailTokenPurpose(claimed.kind)
-            await retire_email_tokens(session, user_id=claimed.user_id, purpose=purpose, keep=claimed.token_id)
         return EmailCounts(sent=1)
     if claimed.token_id is not None:
         await session.execute(delete(EmailToken).where(col(EmailToken.id) == claimed.token_id))
@@ -215,12 +215,17 @@ async def _record(session: AsyncSession, claimed: _Claimed, error: str | None) -
 async def _send_next(
     session: AsyncSession, *, only: list[uuid.UUID] | None, tried: set[uuid.UUID]
 ) -> EmailCounts | None:
-    """Claim, send and record one row; None when no row is left to claim."""
+    """Claim, send and record one row; None when no row is left to claim.
+
+    The claim commits at once: a transaction that holds an outbox row never goes on to lock
+    its user (the lock order is the user, then what belongs to the user; deleting a user
+    cascades in that order)."""
     async with session.begin():
         row = await _claim(session, only=only, tried=tried)
         if row is None:
             return None
-        tried.add(row.id)
+    tried.add(row.id)
+    async with session.begin():
         claimed = await _prepare(session, row)
     if claimed is None:
         return EmailCounts()
