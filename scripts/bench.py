@@ -82,8 +82,17 @@ DATABASE_FUNCTION_LIBRARIES = (
 )
 
 
+# Lambda-only queue consumers (api/_local.py's QUEUE_CONSUMERS): no HTTP app to start.
+QUEUE_CONSUMERS = frozenset({"mailer"})
+
+
 def function_names() -> list[str]:
-    return sorted(m.name for m in pkgutil.iter_modules([str(ROOT / "api")]) if not m.name.startswith("_"))
+    """The HTTP functions of `api/`."""
+    return sorted(
+        m.name
+        for m in pkgutil.iter_modules([str(ROOT / "api")])
+        if not m.name.startswith("_") and m.name not in QUEUE_CONSUMERS
+    )
 
 
 def percentile(values: list[float], fraction: float) -> float:
