@@ -29,8 +29,17 @@ class PublicFiles(Mount):
         return super().matches(scope)
 
 
+# Functions with no HTTP route, invoked by a queue on Lambda only: not served here nor on Vercel.
+QUEUE_CONSUMERS = frozenset({"mailer"})
+
+
 def function_names() -> list[str]:
-    return sorted(module.name for module in pkgutil.iter_modules(api.__path__) if not module.name.startswith("_"))
+    """The HTTP functions: every `api/` file but the private ones and the queue consumers."""
+    return sorted(
+        module.name
+        for module in pkgutil.iter_modules(api.__path__)
+        if not module.name.startswith("_") and module.name not in QUEUE_CONSUMERS
+    )
 
 
 def create_local_app() -> FastAPI:

@@ -94,6 +94,12 @@ class Settings(BaseSettings):
     SMTP_USE_TLS: bool = True
     SMTP_TIMEOUT: float = 10.0
     AWS_REGION: str = "us-east-1"
+    # Emails leave through the outbox (lib.email.outbox): on Lambda their ids go to this SQS queue
+    # and the mailer function sends them. A failed email is retried after EMAIL_RETRY_BASE_SECONDS,
+    # then five times longer each time, and given up after EMAIL_MAX_ATTEMPTS tries.
+    EMAIL_QUEUE_URL: str | None = None
+    EMAIL_RETRY_BASE_SECONDS: int = Field(default=60, ge=0)
+    EMAIL_MAX_ATTEMPTS: int = Field(default=8, ge=1)
     FRONTEND_URL: str = DEFAULT_JWT_ISSUER
 
     CORS_ORIGINS: CommaList = ["http://localhost:3000", "http://127.0.0.1:8000"]

@@ -1,4 +1,5 @@
-"""The scheduled clean-up: rows that can no longer authenticate anything are deleted.
+"""The scheduled clean-up: rows that can no longer authenticate anything are deleted, and the
+emails that are due (retries, and any a request could not hand on) are sent.
 
 Run by the Vercel cron (`GET /api/v1/cron/cleanup`), by a Lambda schedule (the
 `scheduled` handler of `api/cron_cleanup.py`, reachable only from EventBridge) and by
@@ -16,17 +17,39 @@ from sqlmodel import col
 
 from lib.config import get_settings
 from lib.db import get_engine
-from lib.models import Attempt, AuthSession, EmailToken, RefreshToken, SecurityEventRecord, WebAuthnChallenge, utcnow
+from lib.models import (
+    Attempt,
+    AuthSession,
+    EmailOutbox,
+    EmailState,
+    EmailToken,
+    RefreshToken,
+    SecurityEventRecord,
+    WebAuthnChallenge,
+    utcnow,
+)
+
+# Sent or skipped emails are kept this long (the per-account email throttle reads them); given-up
+# ones stay until the operator deals with them (`scripts/outbox`).
+EMAIL_OUTBOX_RETENTION = timedelta(days=7)
+
+
+class EmailsResult(BaseModel):
+    sent: int
+    failed: int
+    given_up: int
 
 
 class CleanupResult(BaseModel):
     deleted: dict[str, int]
+    emails: EmailsResult = EmailsResult(sent=0, failed=0, given_up=0)
 
 
 async def delete_stale_rows(session: AsyncSession, *, now: datetime | None = None) -> CleanupResult:
     """Delete expired refresh tokens, revoked or expired sessions (with their tokens),
     used or expired email tokens, counted attempts older than their throttling window, and
-    expired passkey challenges, and security events older than `SECURITY_EVENT_RETENTION_DAYS`.
+    expired passkey challenges, security events older than `SECURITY_EVENT_RETENTION_DAYS`, and
+    sent or skipped emails older than `EMAIL_OUTBOX_RETENTION`.
 
     Consumed but unexpired refresh tokens of a live session are kept: presenting one
     again is how reuse is detected.
@@ -50,6 +73,10 @@ async def delete_stale_rows(session: AsyncSession, *, now: datetime | None = Non
         "email_tokens": delete(EmailToken).where(
             or_(col(EmailToken.used_at).is_not(None), col(EmailToken.expires_at) < now)
         ),
+        "email_outbox": delete(EmailOutbox).where(
+            col(EmailOutbox.state).in_((EmailState.SENT.value, EmailState.SKIPPED.value)),
+            col(EmailOutbox.created_at) < now - EMAIL_OUTBOX_RETENTION,
+        ),
         "login_failures": delete(Attempt).where(
             or_(
                 and_(login_key, col(Attempt.created_at) < login_cutoff),
@@ -66,7 +93,16 @@ async def delete_stale_rows(session: AsyncSession, *, now: datetime | None = Non
     return CleanupResult(deleted=deleted)
 
 
-async def run_cleanup() -> CleanupResult:
-    """One clean-up in its own transaction, outside any request."""
+async def send_due_emails(*, seconds: float = 20.0) -> EmailsResult:
+    """Send every email that is due, for at most about `seconds` (see `lib.email.sending`)."""
+    from lib.email.sending import drain_due
+
+    counts = await drain_due(seconds=seconds)
+    return EmailsResult(sent=counts.sent, failed=counts.failed, given_up=counts.given_up)
+
+
+async def run_cleanup(*, email_seconds: float = 20.0) -> CleanupResult:
+    """One clean-up in its own transaction, outside any request, then the due emails."""
     async with AsyncSession(get_engine(), expire_on_commit=False) as session, session.begin():
-        return await delete_stale_rows(session)
+        deleted = await delete_stale_rows(session)
+    return CleanupResult(deleted=deleted.deleted, emails=await send_due_emails(seconds=email_seconds))

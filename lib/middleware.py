@@ -9,7 +9,7 @@ import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lib.db import TransactionConflict
-from lib.email.outbox import collecting_emails, deliver
+from lib.email.outbox import collecting_emails, dispatch
 from lib.errors import PayloadTooLarge, TransactionRetriesExhausted
 from lib.log import log_event
 from lib.responses import auth_error_response
@@ -146,9 +146,10 @@ async def _read_request(receive: Receive) -> list[Message]:
 
 
 class EmailOutboxMiddleware(HTTPMiddleware):
-    """Collects what a request's commits release, and sends it once the response is sent."""
+    """Collects the outbox rows a request's commits release, and hands them on once the response
+    is sent (see `lib.email.outbox.dispatch`)."""
 
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         with collecting_emails() as released:
             await self.app(scope, receive, send)
-        await deliver(released)
+        await dispatch(released)

@@ -10,20 +10,16 @@ import math
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from lib.config import get_settings
-from lib.db import in_new_transaction
-from lib.email import Email
 from lib.email.outbox import queue_email
 from lib.errors import EmailTokenExpired, EmailTokenInvalid, EmailTokenUsed
-from lib.models import EmailToken, EmailTokenPurpose, User, utcnow
+from lib.models import EmailKind, EmailOutbox, EmailState, EmailToken, EmailTokenPurpose, User, utcnow
 from lib.security.digest import new_opaque_token, token_digest
-from lib.users.rows import lock_user
 
 
 @dataclass(frozen=True)
@@ -34,43 +30,47 @@ class IssuedLink:
 
 
 def issue_email_token(
-    session: AsyncSession, *, user_id: uuid.UUID, purpose: EmailTokenPurpose, lifetime: timedelta
+    session: AsyncSession, *, user_id: uuid.UUID, purpose: EmailTokenPurpose, expires_at: datetime
 ) -> IssuedLink:
-    now = utcnow()
+    """A new link token (its digest added to `session`), minted as its email is sent."""
     token = new_opaque_token()
     row = EmailToken(
         user_id=user_id,
         purpose=purpose.value,
         token_hash=token_digest(token),
-        created_at=now,
-        expires_at=now + lifetime,
+        created_at=utcnow(),
+        expires_at=expires_at,
     )
     session.add(row)
-    return IssuedLink(id=row.id, token=token, expires_at=row.expires_at)
+    return IssuedLink(id=row.id, token=token, expires_at=expires_at)
 
 
 async def seconds_until_next_email(session: AsyncSession, *, user_id: uuid.UUID, purpose: EmailTokenPurpose) -> int:
-    """0 when another email of `purpose` may go to the user now, else the seconds to wait
-    (at most one per `EMAIL_THROTTLE_SECONDS`, counted from the last one sent)."""
+    """0 when another email of `purpose` may go to the user now, else the seconds to wait (at
+    most one per `EMAIL_THROTTLE_SECONDS`, counted from the last one asked for that was sent or
+    is on its way). One that failed so far does not hold the next back: the user may ask again,
+    and the newer link replaces it (`lib.email.sending`)."""
     window = get_settings().EMAIL_THROTTLE_SECONDS
-    last_sent = (
+    state = col(EmailOutbox.state)
+    last_asked = (
         await session.execute(
-            select(col(EmailToken.created_at))
-            .where(col(EmailToken.user_id) == user_id, col(EmailToken.purpose) == purpose.value)
-            .order_by(col(EmailToken.created_at).desc())
+            select(col(EmailOutbox.created_at))
+            .where(
+                col(EmailOutbox.user_id) == user_id,
+                col(EmailOutbox.kind) == purpose.value,
+                or_(
+                    state == EmailState.SENT.value,
+                    and_(state == EmailState.PENDING.value, col(EmailOutbox.last_error).is_(None)),
+                ),
+            )
+            .order_by(col(EmailOutbox.created_at).desc())
             .limit(1)
         )
     ).scalar_one_or_none()
-    if last_sent is None or window <= 0:
+    if last_asked is None or window <= 0:
         return 0
-    remaining = window - (utcnow() - last_sent).total_seconds()
+    remaining = window - (utcnow() - last_asked).total_seconds()
     return max(0, math.ceil(remaining))
-
-
-async def discard_email_token(session: AsyncSession, *, token_id: uuid.UUID) -> None:
-    """Forget a token whose email could not be sent: it never works and does not count
-    against the throttle, so the user can ask again at once."""
-    await session.execute(delete(EmailToken).where(col(EmailToken.id) == token_id))
 
 
 async def retire_email_tokens(
@@ -140,44 +140,12 @@ async def consume_email_token(session: AsyncSession, *, token: str, purpose: Ema
 
 
 def queue_link_email(
-    session: AsyncSession,
-    *,
-    user: User,
-    purpose: EmailTokenPurpose,
-    lifetime: timedelta,
-    page: str,
-    subject: str,
-    template: str,
+    session: AsyncSession, *, user: User, purpose: EmailTokenPurpose, lifetime: timedelta, subject: str
 ) -> None:
-    """Issue a link token of `purpose` and email it to `user` after the answer.
-
-    Once it is sent only the new link works; when it cannot be sent the new token is
-    discarded (the user can ask again at once) and earlier links keep working.
-    """
-    issued = issue_email_token(session, user_id=user.id, purpose=purpose, lifetime=lifetime)
-
-    async def retire_the_others(later: AsyncSession) -> None:
-        if await lock_user(later, user_id=user.id) is not None:
-            await retire_email_tokens(later, user_id=user.id, purpose=purpose, keep=issued.id)
-
-    async def discard_the_new_one(later: AsyncSession) -> None:
-        await discard_email_token(later, token_id=issued.id)
-
-    queue_email(
-        session,
-        Email(
-            to=user.email,
-            subject=subject,
-            template=template,
-            context={
-                "first_name": user.first_name,
-                "link": email_link(page, issued.token),
-                "expires_in": describe_duration(lifetime),
-            },
-        ),
-        on_sent=partial(in_new_transaction, retire_the_others),
-        on_failed=partial(in_new_transaction, discard_the_new_one),
-    )
+    """Email `user` a link of `purpose` after the answer (see `lib.email.outbox`): its token is
+    minted when the email is sent, valid until `lifetime` after now. Once it is sent only the
+    new link works; earlier links keep working until then."""
+    queue_email(session, kind=EmailKind(purpose.value), user=user, subject=subject, link_lifetime=lifetime)
 
 
 def email_link(page: str, token: str) -> str:

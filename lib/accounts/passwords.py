@@ -18,13 +18,12 @@ from lib.accounts.links import (
     seconds_until_next_email,
 )
 from lib.config import get_settings
-from lib.email import Email
-from lib.email.outbox import queue_email
+from lib.email.outbox import publish_in_any_case, queue_email
 from lib.errors import EmailTokenInvalid, InvalidPassword, TokenRevoked
 from lib.events.record import record_event, record_failure
 from lib.log import log_event
-from lib.models import EmailTokenPurpose, SecurityEventType, User, utcnow
-from lib.security.digest import identifier_digest, new_opaque_token, token_digest
+from lib.models import EmailKind, EmailTokenPurpose, SecurityEventType, User, utcnow
+from lib.security.digest import identifier_digest
 from lib.security.password_policy import require_acceptable_password
 from lib.security.passwords import hash_password, verify_password
 from lib.security.throttle import (
@@ -90,8 +89,8 @@ async def request_password_reset(session: AsyncSession, *, email: str, ip_addres
     `FORGOT_PASSWORD_MAX_PER_IP` times per `ADDRESS_LIMIT_WINDOW_SECONDS` (429 beyond).
 
     The caller answers alike in every case. For an unknown or inactive address the
-    same queries run and a token is made and hashed, so that only sending the email
-    itself takes longer for a real account.
+    same queries run, and the email is sent after the answer (through a queue that gets a
+    message either way, on Lambda), so the answer takes as long for an unknown address.
     """
     limit = get_settings().FORGOT_PASSWORD_MAX_PER_IP
     await reserve_attempt(
@@ -99,6 +98,7 @@ async def request_password_reset(session: AsyncSession, *, email: str, ip_addres
         address_limits("forgot-password", ip_address=ip_address, limit=limit),
         message="Too many reset requests from this address; try again later",
     )
+    publish_in_any_case(session)  # on a queue, the same work whether or not an email is queued
     user_id = (await session.execute(select(col(User.id)).where(col(User.email) == email.lower()))).scalar()
     user = await lock_user(session, user_id=user_id or uuid.uuid4())  # the same queries for an unknown address
     # Written for an unknown address too (its keyed digest): the same statements either way.
@@ -106,7 +106,6 @@ async def request_password_reset(session: AsyncSession, *, email: str, ip_addres
     await record_event(session, type=SecurityEventType.PASSWORD_RESET_REQUESTED, user_id=user_id, details=details)
     if user is None or not user.is_active:
         await seconds_until_next_email(session, user_id=uuid.uuid4(), purpose=RESET)
-        token_digest(new_opaque_token())
         return
     if await seconds_until_next_email(session, user_id=user.id, purpose=RESET):
         return
@@ -116,9 +115,7 @@ async def request_password_reset(session: AsyncSession, *, email: str, ip_addres
         user=user,
         purpose=RESET,
         lifetime=timedelta(minutes=settings.RESET_TOKEN_EXPIRE_MINUTES),
-        page="reset-password",
         subject=f"Reset your {settings.APP_NAME} password",
-        template="reset_password",
     )
 
 
@@ -152,14 +149,11 @@ async def reset_password(session: AsyncSession, *, token: str, new_password: str
 
 def send_password_changed_notice(session: AsyncSession, *, user: User) -> None:
     """Tell the owner that the password changed, in case it was not them."""
-    settings = get_settings()
     changed_at = utcnow().strftime("%d %B %Y at %H:%M UTC").lstrip("0")
     queue_email(
         session,
-        Email(
-            to=user.email,
-            subject=f"Your {settings.APP_NAME} password was changed",
-            template="password_changed",
-            context={"first_name": user.first_name, "changed_at": changed_at, "link": settings.FRONTEND_URL},
-        ),
+        kind=EmailKind.PASSWORD_CHANGED,
+        user=user,
+        subject=f"Your {get_settings().APP_NAME} password was changed",
+        data={"changed_at": changed_at},
     )

@@ -10,11 +10,10 @@ from sqlmodel import col
 from lib.accounts.schemas import UserCreate
 from lib.accounts.verification import send_verification_email
 from lib.config import get_settings
-from lib.email import Email
-from lib.email.outbox import queue_email
+from lib.email.outbox import publish_in_any_case, queue_email
 from lib.errors import Conflict, EmailTaken, UsernameTaken
 from lib.events.record import record_event
-from lib.models import SecurityEventType, User
+from lib.models import EmailKind, SecurityEventType, User
 from lib.security.passwords import hash_password
 from lib.security.throttle import address_limits, reserve_attempt
 from lib.sessions.lifecycle import start_session
@@ -75,6 +74,7 @@ async def register(session: AsyncSession, *, data: UserCreate, client: ClientInf
         user = await create_user(session, data=data)
         send_verification_email(session, user=user)
         return await start_session(session, user=user, client=client, event=SecurityEventType.SIGN_UP)
+    publish_in_any_case(session)  # on a queue, the same work whether or not the owner gets an email
     owner = (await session.execute(select(User).where(col(User.email) == data.email))).scalar_one_or_none()
     if owner is None:
         user = await create_user(session, data=data)
@@ -83,13 +83,6 @@ async def register(session: AsyncSession, *, data: UserCreate, client: ClientInf
         return None
     await hash_password(data.password)  # as long as creating an account takes
     if owner.is_active:
-        queue_email(
-            session,
-            Email(
-                to=owner.email,
-                subject=f"Sign-up attempt at {settings.APP_NAME}",
-                template="account_exists",
-                context={"first_name": owner.first_name, "link": settings.FRONTEND_URL},
-            ),
-        )
+        subject = f"Sign-up attempt at {settings.APP_NAME}"
+        queue_email(session, kind=EmailKind.ACCOUNT_EXISTS, user=owner, subject=subject)
     return None

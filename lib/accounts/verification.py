@@ -18,6 +18,7 @@ from lib.accounts.links import (
     seconds_until_next_email,
 )
 from lib.config import get_settings
+from lib.email.outbox import publish_in_any_case
 from lib.errors import EmailTokenInvalid, TooManyRequests
 from lib.events.record import record_event
 from lib.models import EmailTokenPurpose, SecurityEventType, User
@@ -35,9 +36,7 @@ def send_verification_email(session: AsyncSession, *, user: User) -> None:
         user=user,
         purpose=VERIFY,
         lifetime=timedelta(hours=settings.VERIFY_TOKEN_EXPIRE_HOURS),
-        page="verify-email",
         subject=f"Confirm your email address for {settings.APP_NAME}",
-        template="verify_email",
     )
 
 
@@ -66,6 +65,7 @@ async def resend_verification_to_address(session: AsyncSession, *, email: str, i
         address_limits("verify-resend", ip_address=ip_address, limit=get_settings().VERIFY_RESEND_MAX_PER_IP),
         message="Too many verification requests from this address; try again later",
     )
+    publish_in_any_case(session)  # on a queue, the same work for any address
     user_id = (await session.execute(select(col(User.id)).where(col(User.email) == email.lower()))).scalar()
     user = await lock_user(session, user_id=user_id or uuid.uuid4())  # the same queries for an unknown address
     if user is None or not user.is_active or user.is_verified:

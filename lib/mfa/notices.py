@@ -7,9 +7,8 @@ from typing import Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lib.config import get_settings
-from lib.email import Email
 from lib.email.outbox import queue_email
-from lib.models import User, utcnow
+from lib.models import EmailKind, User, utcnow
 
 MfaChange = Literal["enabled", "disabled", "disabled_by_admin", "recovery_codes"]
 
@@ -23,18 +22,10 @@ _SUBJECTS: dict[MfaChange, str] = {
 
 def send_mfa_notice(session: AsyncSession, *, user: User, change: MfaChange) -> None:
     """Tell the owner what changed and when, in case it was not them; sent if the change commits."""
-    settings = get_settings()
     queue_email(
         session,
-        Email(
-            to=user.email,
-            subject=_SUBJECTS[change].format(app=settings.APP_NAME),
-            template="mfa_changed",
-            context={
-                "first_name": user.first_name,
-                "change": change,
-                "changed_at": utcnow().strftime("%d %B %Y at %H:%M UTC").lstrip("0"),
-                "link": settings.FRONTEND_URL,
-            },
-        ),
+        kind=EmailKind.MFA_CHANGED,
+        user=user,
+        subject=_SUBJECTS[change].format(app=get_settings().APP_NAME),
+        data={"change": change, "changed_at": utcnow().strftime("%d %B %Y at %H:%M UTC").lstrip("0")},
     )

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from sqlalchemy import MetaData
 
     from lib.models.attempt import Attempt
+    from lib.models.email_outbox import EmailKind, EmailOutbox, EmailState
     from lib.models.email_token import EmailToken, EmailTokenPurpose
     from lib.models.passkey import Passkey, WebAuthnChallenge
     from lib.models.recovery_code import RecoveryCode
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
 
 _MODULES = {
     "AuthSession": "session",
+    "EmailKind": "email_outbox",
+    "EmailOutbox": "email_outbox",
+    "EmailState": "email_outbox",
     "EmailToken": "email_token",
     "EmailTokenPurpose": "email_token",
     "Attempt": "attempt",
@@ -69,6 +73,9 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "Attempt",
     "AuthSession",
+    "EmailKind",
+    "EmailOutbox",
+    "EmailState",
     "EmailToken",
     "EmailTokenPurpose",
     "Passkey",

@@ -11,9 +11,8 @@ from typing import Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lib.config import get_settings
-from lib.email import Email
 from lib.email.outbox import queue_email
-from lib.models import User, utcnow
+from lib.models import EmailKind, User, utcnow
 
 PasskeyChange = Literal["added", "removed", "removed_by_admin"]
 
@@ -26,18 +25,10 @@ _SUBJECTS: dict[PasskeyChange, str] = {
 
 def send_passkey_notice(session: AsyncSession, *, user: User, change: PasskeyChange) -> None:
     """Tell the owner what changed and when, in case it was not them; sent if the change commits."""
-    settings = get_settings()
     queue_email(
         session,
-        Email(
-            to=user.email,
-            subject=_SUBJECTS[change].format(app=settings.APP_NAME),
-            template="passkey_changed",
-            context={
-                "first_name": None,  # no text of the account's: see the module's docstring
-                "change": change,
-                "changed_at": utcnow().strftime("%d %B %Y at %H:%M UTC").lstrip("0"),
-                "link": settings.FRONTEND_URL,
-            },
-        ),
+        kind=EmailKind.PASSKEY_CHANGED,
+        user=user,
+        subject=_SUBJECTS[change].format(app=get_settings().APP_NAME),
+        data={"change": change, "changed_at": utcnow().strftime("%d %B %Y at %H:%M UTC").lstrip("0")},
     )

@@ -31,8 +31,18 @@ FULL = Plan(runs=5, warm_requests=5, token_iterations=500, logins=20, me_request
 QUICK = Plan(runs=1, warm_requests=2, token_iterations=30, logins=2, me_requests=10, load_requests=64, concurrency=4)
 
 
+# Lambda-only queue consumers (api/_local.py's QUEUE_CONSUMERS, which this process does not
+# import: it loads no app): no HTTP app to start.
+QUEUE_CONSUMERS = frozenset({"mailer"})
+
+
 def function_names() -> list[str]:
-    return sorted(m.name for m in pkgutil.iter_modules([str(ROOT / "api")]) if not m.name.startswith("_"))
+    """The HTTP functions of `api/`."""
+    return sorted(
+        m.name
+        for m in pkgutil.iter_modules([str(ROOT / "api")])
+        if not m.name.startswith("_") and m.name not in QUEUE_CONSUMERS
+    )
 
 
 def percentile(values: list[float], fraction: float) -> float:

@@ -5,7 +5,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from tests.fixtures.maintenance import EXPECTED_DELETED, assert_only_live_rows_remain, seed_stale_rows
+from tests.fixtures.maintenance import EXPECTED_DELETED, NO_EMAILS, assert_only_live_rows_remain, seed_stale_rows
 from tests.fixtures.users import UserFactory
 
 PATH = "/api/v1/cron/cleanup"
@@ -42,7 +42,7 @@ async def test_cleanup_deletes_stale_rows_and_keeps_live_ones(client: httpx.Asyn
     rows = await seed_stale_rows(client, users)
     response = await client.get(PATH, headers={"Authorization": "Bearer test-cron-secret"})
     assert response.status_code == 200
-    assert response.json() == {"deleted": EXPECTED_DELETED}
+    assert response.json() == {"deleted": EXPECTED_DELETED, "emails": NO_EMAILS}
     assert response.headers["cache-control"] == "no-store"
     await assert_only_live_rows_remain(client, rows)
 
@@ -50,5 +50,8 @@ async def test_cleanup_deletes_stale_rows_and_keeps_live_ones(client: httpx.Asyn
 async def test_cleanup_twice_deletes_nothing_more(client: httpx.AsyncClient, users: UserFactory) -> None:
     await seed_stale_rows(client, users)
     auth = {"Authorization": "Bearer test-cron-secret"}
-    assert (await client.get(PATH, headers=auth)).json() == {"deleted": EXPECTED_DELETED}
-    assert (await client.get(PATH, headers=auth)).json() == {"deleted": dict.fromkeys(EXPECTED_DELETED, 0)}
+    assert (await client.get(PATH, headers=auth)).json() == {"deleted": EXPECTED_DELETED, "emails": NO_EMAILS}
+    assert (await client.get(PATH, headers=auth)).json() == {
+        "deleted": dict.fromkeys(EXPECTED_DELETED, 0),
+        "emails": NO_EMAILS,
+    }

@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 
 from api._local import create_local_app
 from lib.db import get_engine
-from lib.models import EmailToken, User
+from lib.models import EmailOutbox, EmailToken, User, utcnow
 from tests.fixtures.email_links import age_email_tokens
 from tests.fixtures.live import serve
 from tests.fixtures.mail import Mailbox, free_port
@@ -111,7 +111,7 @@ async def test_forgot_password_rejects_what_is_not_an_address(client: httpx.Asyn
     assert response.status_code == 422
 
 
-async def test_smtp_down_forgot_password_still_202_and_the_user_can_ask_again(
+async def test_smtp_down_forgot_password_still_202_and_the_retry_sends_the_link(
     client: httpx.AsyncClient,
     users: UserFactory,
     smtp_server: Mailbox,
@@ -131,11 +131,24 @@ async def test_smtp_down_forgot_password_still_202_and_the_user_can_ask_again(
     assert len(failures) == 1
     assert "reset_password" in failures[0].getMessage()
     assert "token=" not in caplog.text
-    assert await email_token_count() == 1  # only the sign-up's verification token; the unsent one is gone
+    assert await email_token_count() == 1  # only the sign-up's verification token: the unsent link was discarded
+    async with get_engine().connect() as connection:
+        row = (await connection.execute(select(EmailOutbox).where(EmailOutbox.kind == "reset_password"))).one()  # type: ignore[arg-type]
+    assert (row.state, row.attempts) == ("pending", 1)
+    assert 50 <= (row.next_attempt_at - utcnow()).total_seconds() <= 60  # EMAIL_RETRY_BASE_SECONDS later
 
+    # A failed email does not hold the user back: they may ask again, and only the newer link goes out.
+    assert (await forgot(client, user.email)).status_code == 202
     settings_env(SMTP_PORT=str(smtp_server.port))
-    assert (await forgot(client, user.email)).status_code == 202  # not throttled: nothing was sent
-    token = smtp_server.last(user.email, "Reset").token("reset-password")
+    async with get_engine().begin() as connection:
+        await connection.execute(update(EmailOutbox).values(next_attempt_at=utcnow()))  # the minute has passed
+    cleanup = await client.get("/api/v1/cron/cleanup", headers={"Authorization": "Bearer test-cron-secret"})
+    assert cleanup.json()["emails"] == {"sent": 1, "failed": 0, "given_up": 0}
+    async with get_engine().connect() as connection:
+        states = (await connection.execute(select(EmailOutbox.state).order_by(EmailOutbox.created_at))).scalars()  # type: ignore[arg-type]
+        assert list(states) == ["sent", "skipped", "sent"]  # the verification, the replaced link, the newer one
+    (received,) = [received for received in smtp_server.to(user.email) if "Reset" in received.subject]
+    token = received.token("reset-password")
     reset = await client.post("/api/v1/reset-password", json={"token": token, "new_password": "after the outage"})
     assert reset.status_code == 204
 

@@ -138,10 +138,19 @@ async def test_resend_needs_a_bearer_token(client: httpx.AsyncClient) -> None:
     assert forged.status_code == 401
 
 
-async def test_first_name_arrives_escaped_in_the_html_part(users: UserFactory, smtp_server: Mailbox) -> None:
+async def test_a_verified_owners_name_arrives_escaped_in_the_html_part(
+    client: httpx.AsyncClient, users: UserFactory, smtp_server: Mailbox
+) -> None:
     user = await users.sign_up(first_name="<script>x</script>", last_name='"><img src=x onerror=alert(1)>')
+    assert (await verify(client, smtp_server.last(user.email).token("verify-email"))).status_code == 204
+    changed = await client.post(
+        "/api/v1/user/me/password",
+        json={"current_password": user.password, "new_password": "a new password 1"},
+        headers=user.headers,
+    )
+    assert changed.status_code == 200
 
-    received = smtp_server.last(user.email)
+    received = smtp_server.last(user.email, "password was changed")
 
     assert "Hello &lt;script&gt;x&lt;/script&gt;," in received.html
     assert "<script>" not in received.html

@@ -200,15 +200,45 @@ def test_cloudformation_declares_the_routes_runtime_and_schedule(packaged: tuple
     }
     assert routes == declared
     rules = [r["Properties"] for r in resources if r["Type"] == "AWS::Events::Rule"]
-    assert [rule["ScheduleExpression"] for rule in rules] == ["rate(1 day)"]
+    assert [rule["ScheduleExpression"] for rule in rules] == ["rate(5 minutes)"]  # it retries failed emails too
+
+
+def test_the_mailer_package_holds_the_sender_and_consumes_the_email_queue(packaged: tuple[Path, str]) -> None:
+    artifacts, _output = packaged
+    with zipfile.ZipFile(artifacts / "mailer.zip") as archive:
+        names = set(archive.namelist())
+    assert {"api/mailer.py", "lib/email/sending.py", "lib/email/queue.py", "lib/templates/email/base.html"} <= names
+    assert not {n for n in names if n.startswith("api/") and n not in {"api/__init__.py", "api/mailer.py"}}
+    template = json.loads((artifacts / "cloudformation-template-update-stack.json").read_text())
+    resources = template["Resources"]
+    (mapping,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": ["EmailQueue", "Arn"]}
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["FunctionName"]["Fn::Join"][1][0] == {"Fn::GetAtt": ["MailerLambdaFunction", "Arn"]}
+    queue = resources["EmailQueue"]["Properties"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["EmailDeadLetterQueue", "Arn"]}
+    assert resources["EmailDeadLetterQueue"]["Type"] == "AWS::SQS::Queue"
+    # The functions may send to that queue and to no other; only the mailer's event source reads it.
+    (role,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::IAM::Role"]
+    statements = [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+    sqs = [s for s in statements if any(action.startswith("sqs:") for action in s["Action"])]
+    assert sqs
+    for statement in sqs:
+        resources_named = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        assert resources_named == [{"Fn::GetAtt": ["EmailQueue", "Arn"]}], statement
+    sending = [s for s in sqs if "sqs:SendMessage" in s["Action"]]
+    assert [s["Action"] for s in sending] == [["sqs:SendMessage"]]
 
 
 def test_the_packaged_environment_passes_production_checks(packaged: tuple[Path, str]) -> None:
     artifacts, _output = packaged
     template = json.loads((artifacts / "cloudformation-template-update-stack.json").read_text())
     functions = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
-    variables = functions[0]["Environment"]["Variables"]
+    variables = dict(functions[0]["Environment"]["Variables"])
     assert all(f["Environment"]["Variables"] == variables for f in functions)
+    # CloudFormation puts the queue's URL there at deployment.
+    assert variables.pop("EMAIL_QUEUE_URL") == {"Ref": "EmailQueue"}
+    variables["EMAIL_QUEUE_URL"] = "https://sqs.eu-central-1.amazonaws.com/123456789012/auth-service-test-EmailQueue"
     check = "from lib.config import get_settings; s = get_settings(); print(s.ENVIRONMENT, s.EMAIL_BACKEND)"
     process = subprocess.run(
         [sys.executable, "-c", check],
@@ -252,8 +282,10 @@ def test_every_function_runs_with_snapstart_behind_an_alias(packaged: tuple[Path
     assert set(aliases) == set(functions)
     integrations = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Integration"]
     rules = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Events::Rule"]
+    mappings = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
     targets = [integration["IntegrationUri"] for integration in integrations]
     targets += [target["Arn"] for rule in rules for target in rule["Targets"]]
+    targets += [mapping["FunctionName"] for mapping in mappings]
     assert targets
     for target in targets:  # "<function ARN>:snapstart", the alias's qualified ARN
         separator, (function, qualifier) = target["Fn::Join"]

@@ -6,6 +6,7 @@ import importlib
 import json
 import os
 import subprocess
+from collections.abc import Callable
 from glob import glob
 
 import pytest
@@ -35,8 +36,9 @@ def test_provider_targets_python_312_with_individual_packages() -> None:
 
 
 def test_environment_comes_from_the_deploying_shell() -> None:
-    environment = serverless_config()["provider"]["environment"]
+    environment = dict(serverless_config()["provider"]["environment"])
     assert environment.pop("ENVIRONMENT") == "production"
+    assert environment.pop("EMAIL_QUEUE_URL") == {"Ref": "EmailQueue"}  # the queue this stack creates
     for name, value in environment.items():
         assert value.startswith(f"${{env:{name}"), f"{name}: {value}"
     required_in_production = (
@@ -180,6 +182,44 @@ def test_the_schedule_invokes_a_handler_no_http_request_can_reach() -> None:
     assert all(set(event) == {"schedule"} for event in function["events"])
 
 
+def test_every_api_file_is_an_http_function_or_the_mailer_on_the_email_queue() -> None:
+    from api._local import QUEUE_CONSUMERS
+
+    files = {path.stem for path in (ROOT / "api").glob("*.py") if not path.stem.startswith("_")}
+    assert files == set(FUNCTIONS) | QUEUE_CONSUMERS
+    assert QUEUE_CONSUMERS == {"mailer"}
+    (mailer,) = [f for f in serverless_config()["functions"].values() if f["handler"] == "api/mailer.handler"]
+    assert mailer["package"]["patterns"] == ["api/mailer.py"]
+    assert mailer["events"] == [
+        {
+            "sqs": {
+                "arn": {"Fn::GetAtt": ["EmailQueue", "Arn"]},
+                "batchSize": 10,
+                "functionResponseType": "ReportBatchItemFailures",
+            }
+        }
+    ]
+    assert (
+        mailer["timeout"] * 6
+        <= serverless_config()["resources"]["Resources"]["EmailQueue"]["Properties"]["VisibilityTimeout"]
+    )
+
+
+def test_the_email_queue_has_a_dead_letter_queue() -> None:
+    resources = serverless_config()["resources"]["Resources"]
+    queue, dead_letters = resources["EmailQueue"], resources["EmailDeadLetterQueue"]
+    assert queue["Type"] == dead_letters["Type"] == "AWS::SQS::Queue"
+    redrive = queue["Properties"]["RedrivePolicy"]
+    assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["EmailDeadLetterQueue", "Arn"]}
+    assert 1 < redrive["maxReceiveCount"] <= 10
+
+
+def test_the_role_may_send_to_the_email_queue_alone() -> None:
+    statements = serverless_config()["provider"]["iam"]["role"]["statements"]
+    sqs = [statement for statement in statements if "sqs:" in str(statement["Action"])]
+    assert sqs == [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": {"Fn::GetAtt": ["EmailQueue", "Arn"]}}]
+
+
 def _allowed_actions() -> set[str]:
     statements = serverless_config()["provider"]["iam"]["role"]["statements"]
     actions: set[str] = set()
@@ -224,3 +264,32 @@ async def test_the_lambda_role_allows_every_ses_call_the_email_backend_makes(
 
     assert called == ["SendRawEmail"]
     assert {f"ses:{operation}" for operation in called} <= _allowed_actions()
+
+
+async def test_the_lambda_role_allows_every_sqs_call_the_email_queue_makes(
+    monkeypatch: pytest.MonkeyPatch, settings_env: Callable[..., None]
+) -> None:
+    """The operations are recorded from a real hand-over (boto3 against moto's SQS), not read from the code."""
+    import uuid
+
+    import boto3
+    from moto import mock_aws
+
+    from lib.email import queue
+
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(name, value)
+    called: list[str] = []
+    queue._sqs_client.cache_clear()
+    try:
+        with mock_aws():
+            url = boto3.client("sqs", region_name="eu-west-1").create_queue(QueueName="emails")["QueueUrl"]
+            settings_env(AWS_REGION="eu-west-1", EMAIL_QUEUE_URL=url)
+            client = queue._sqs_client("eu-west-1", 10.0)
+            client.meta.events.register("before-call.sqs.*", lambda model, **_: called.append(model.name))
+            await queue.publish([uuid.uuid4()])
+    finally:
+        queue._sqs_client.cache_clear()
+
+    assert called == ["SendMessage"]
+    assert {f"sqs:{operation}" for operation in called} <= _allowed_actions()

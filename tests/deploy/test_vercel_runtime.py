@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import time
 from urllib.parse import urlencode
 
 import jwt
 import pytest
+from sqlalchemy import select
+from sqlmodel import col
 
+from lib.db import get_engine
+from lib.models import EmailOutbox
 from tests.fixtures.deployment import api_functions, served_routes
 from tests.fixtures.lambda_events import Response
 from tests.fixtures.users import PASSWORD
@@ -19,6 +25,24 @@ FORM = {"content-type": "application/x-www-form-urlencoded"}
 # Starting every function process (or Node) on a busy two-core machine takes a while.
 pytestmark = pytest.mark.timeout(600)
 JWKS_CACHE = "public, max-age=300, s-maxage=3600, stale-while-revalidate=86400"
+
+
+def _email_state_soon(address: str) -> str | None:
+    """The state of the last email to `address` once it has left `pending` (or after 20 s)."""
+
+    async def state() -> str | None:
+        async with get_engine().connect() as connection:
+            found = await connection.execute(
+                select(col(EmailOutbox.state))
+                .where(col(EmailOutbox.address) == address)
+                .order_by(col(EmailOutbox.created_at).desc())
+            )
+            return found.scalars().first()
+
+    deadline = time.monotonic() + 20
+    while (current := asyncio.run(state())) in (None, "pending") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return current
 
 
 def _json(response: Response) -> dict[str, object]:
@@ -41,6 +65,7 @@ def test_account_flow_through_the_functions(vercel: VercelDeployment) -> None:
     )
     assert signed_up.status == 201, signed_up.body
     assert signed_up.header("cache-control") == "no-store"
+    assert _email_state_soon("vera@example.com") == "sent"  # after the answer, kept alive by wait_until
 
     login = vercel.request(
         "POST", "/api/v1/login", headers=FORM, body=urlencode({"username": "vera", "password": PASSWORD}).encode()

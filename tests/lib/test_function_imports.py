@@ -54,6 +54,7 @@ def test_metadata_holds_every_table() -> None:
     code = "from lib.models import metadata; print(','.join(sorted(metadata.tables)))"
     process = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert process.stdout.strip().split(",") == [
+        "email_outbox",
         "email_tokens",
         "login_failures",
         "mfa_recovery_codes",
