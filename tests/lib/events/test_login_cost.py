@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from scripts.pg_roundtrips import CountingProxy
+from scripts.benchmark.roundtrips import CountingProxy
 from sqlalchemy import event
 
 from lib.db import get_engine
@@ -54,7 +54,7 @@ async def test_a_login_runs_as_many_statements_as_before_events(
 @pytest.mark.postgres_only
 @pytest.mark.skipif(not is_postgres(), reason="round trips to PgBouncer")
 async def test_login_round_trips_through_the_pooler(users: UserFactory, settings_env: SettingsEnv) -> None:
-    """Counted by the benchmark's proxy (scripts/pg_roundtrips.py), the connect included."""
+    """Counted by the benchmark's proxy (scripts/benchmark/roundtrips.py), the connect included."""
     user = await users.sign_up()
     target = urlsplit(os.environ["DATABASE_URL"])
     proxy = CountingProxy(target.hostname or "127.0.0.1", target.port or 5432)
