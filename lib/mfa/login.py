@@ -59,9 +59,7 @@ async def complete_mfa_login(session: AsyncSession, *, mfa_token: str, code: str
     user = await session.get(User, uuid_claim(claims, "sub"))
     if user is None or not _still_bound(user, claims):
         raise InvalidToken("This sign-in has expired; log in again")
-    reservation = await reserve_login_attempt(
-        session, identifier=user.email, ip_address=client.ip_address, message=THROTTLED
-    )
+    reservation = await reserve_login_attempt(session, user_id=user.id, ip_address=client.ip_address, message=THROTTLED)
     locked = await lock_user(session, user_id=user.id)
     if locked is None or not _still_bound(locked, claims):
         raise InvalidToken("This sign-in has expired; log in again")

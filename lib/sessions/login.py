@@ -44,7 +44,11 @@ async def login(session: AsyncSession, *, identifier: str, password: str, client
     """
     user = await find_user_by_login(session, identifier=identifier)
     reservation = await reserve_login_attempt(
-        session, identifier=identifier, ip_address=client.ip_address, message=THROTTLED
+        session,
+        user_id=user.id if user is not None else None,
+        identifier=identifier,
+        ip_address=client.ip_address,
+        message=THROTTLED,
     )
     # Imported here so that refresh and logout, which need this module's neighbours but not
     # the hasher, never load it; the login function imports it at init (api/login.py).
