@@ -2,11 +2,12 @@
 
 The password step answers 403 `mfa_required` with an `mfa_token`: a signed token of its own
 type (`typ: mfa+jwt`, never accepted as an access or refresh token), good for five minutes,
-for one account, and only while that account's password and session epoch are the ones the
-password was checked against (a reset, a password change or a logout voids it). Exchanging it
-takes a code; wrong codes count toward the login throttle, and only a right code gives the
-account's count back: a right password alone never does, or a thief of the password could
-guess codes without end.
+for one account, and only while that account's password, session epoch and count of exchanged
+`mfa_token`s are the ones the password was checked against (a reset, a password change or a
+logout voids it, and so does its own exchange: one password check, at most one session).
+Exchanging it takes a code; wrong codes count toward the login throttle, and only a right code
+gives the account's count back: a right password alone never does, or a thief of the password
+could guess codes without end.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import hmac
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lib.config import get_settings
 from lib.db import commit_now
 from lib.errors import EmailNotVerified, InvalidMfaCode, InvalidToken
 from lib.log import log_event
@@ -24,7 +24,7 @@ from lib.models import User
 from lib.security.digest import token_digest
 from lib.security.throttle import release_attempt, reserve_login_attempt
 from lib.security.tokens import PASSWORD_AND_OTP, create_mfa_token, decode_token, uuid_claim
-from lib.sessions.lifecycle import revoke_user_sessions, start_session
+from lib.sessions.lifecycle import make_room_for_session, start_session
 from lib.sessions.schemas import ClientInfo, TokenPair
 from lib.users.rows import ensure_verified, lock_user
 
@@ -33,12 +33,12 @@ THROTTLED = "Too many failed logins; try again later"
 
 
 def _binding(user: User) -> str:
-    return token_digest(f"{user.id}:{user.session_epoch}:{user.hashed_password}")[:32]
+    return token_digest(f"{user.id}:{user.session_epoch}:{user.hashed_password}:{user.mfa_logins}")[:32]
 
 
 def issue_mfa_token(user: User) -> str:
-    """The `mfa_token` of a password step that was right, bound to the user's current password
-    and session epoch."""
+    """The `mfa_token` of a password step that was right, bound to the user's current password,
+    session epoch and count of exchanged `mfa_token`s."""
     issued = create_mfa_token(user_id=user.id, binding=_binding(user), lifetime_seconds=MFA_TOKEN_LIFETIME_SECONDS)
     return issued.token
 
@@ -66,14 +66,14 @@ async def complete_mfa_login(session: AsyncSession, *, mfa_token: str, code: str
     if not await consume_second_factor(session, user=locked, code=code):
         log_event("login_failure", reason="wrong_mfa_code", user_id=locked.id, ip=client.ip_address)
         raise InvalidMfaCode()
+    locked.mfa_logins += 1  # this mfa_token is spent; a parallel exchange of it waits on the lock, then fails
     await release_attempt(session, reservation)
     try:
         ensure_verified(locked.is_verified)
     except EmailNotVerified:
         await commit_now(session)  # the code is spent and the attempt was not a failure
         raise
-    if get_settings().SINGLE_SESSION:
-        await revoke_user_sessions(session, user_id=locked.id)
+    await make_room_for_session(session, user=locked)
     pair = await start_session(session, user=locked, client=client, amr=PASSWORD_AND_OTP)
     log_event("login", user_id=locked.id, session_id=pair.session_id, ip=client.ip_address, amr="otp")
     return pair

@@ -8,14 +8,13 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from lib.config import get_settings
 from lib.db import commit_now
 from lib.errors import EmailNotVerified, InvalidCredentials, MfaRequired
 from lib.log import log_event
 from lib.mfa.login import issue_mfa_token
 from lib.models import User
 from lib.security.throttle import normalize_identifier, release_attempt, release_this_attempt, reserve_login_attempt
-from lib.sessions.lifecycle import end_user_sessions, revoke_user_sessions, start_session
+from lib.sessions.lifecycle import end_user_sessions, make_room_for_session, start_session
 from lib.sessions.schemas import ClientInfo, TokenPair
 from lib.users.rows import ensure_verified, lock_unchanged, lock_user
 
@@ -76,8 +75,7 @@ async def login(session: AsyncSession, *, identifier: str, password: str, client
     except EmailNotVerified:
         await commit_now(session)  # the right password: the attempt is not a failure
         raise
-    if get_settings().SINGLE_SESSION:
-        await revoke_user_sessions(session, user_id=locked.id)
+    await make_room_for_session(session, user=locked)
     pair = await start_session(session, user=locked, client=client)
     log_event("login", user_id=locked.id, session_id=pair.session_id, ip=client.ip_address)
     return pair

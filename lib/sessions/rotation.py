@@ -25,7 +25,7 @@ from lib.errors import InvalidToken, RefreshTokenReused, TokenRevoked
 from lib.log import log_event
 from lib.models import AuthSession, RefreshToken, User, utcnow
 from lib.security.tokens import decode_token, refresh_token_expiry, token_amr, uuid_claim
-from lib.sessions.lifecycle import issue_token_pair, revoke_session
+from lib.sessions.lifecycle import issue_token_pair, reissue_token_pair, revoke_session
 from lib.sessions.schemas import TokenPair
 from lib.users.rows import ensure_verified
 
@@ -101,21 +101,21 @@ async def move_on(session: AsyncSession, parameters: dict[str, Any]) -> tuple[st
     return None if row is None else (str(row[0]), bool(row[1]))
 
 
-async def _within_grace(session: AsyncSession, *, token_id: uuid.UUID, used_at: datetime | None) -> bool:
-    """Whether a consumed token presented again is the immediately previous one of its family,
-    within `REFRESH_REUSE_GRACE_SECONDS` of its rotation: a retry, or a second tab. It is not
-    once any token issued in exchange for it has itself been used."""
+async def _successor_within_grace(
+    session: AsyncSession, *, token_id: uuid.UUID, used_at: datetime | None
+) -> RefreshToken | None:
+    """The token issued in exchange for a consumed token presented again, if that one is the
+    immediately previous token of its family, within `REFRESH_REUSE_GRACE_SECONDS` of its
+    rotation: a retry, or a second tab. None once the successor has itself been used."""
     grace = get_settings().REFRESH_REUSE_GRACE_SECONDS
     if grace <= 0 or used_at is None or used_at + timedelta(seconds=grace) < utcnow():
-        return False
-    successor_used = (
-        await session.execute(
-            select(col(RefreshToken.id))
-            .where(col(RefreshToken.parent_id) == token_id, col(RefreshToken.used_at).is_not(None))
-            .limit(1)
-        )
-    ).first()
-    return successor_used is None
+        return None
+    successors = (
+        (await session.execute(select(RefreshToken).where(col(RefreshToken.parent_id) == token_id))).scalars().all()
+    )
+    if not successors or any(successor.used_at is not None for successor in successors):
+        return None
+    return successors[0]
 
 
 async def rotate_refresh_token(session: AsyncSession, *, presented: str) -> TokenPair:
@@ -123,8 +123,9 @@ async def rotate_refresh_token(session: AsyncSession, *, presented: str) -> Toke
 
     The token is identified by its `jti`. Consumption is one conditional UPDATE, so of
     concurrent requests with the same token exactly one consumes it; the others are within
-    the grace window (each gets a pair in the same session) or are reuse: the whole family
-    is revoked (and that revocation is committed) before answering 401.
+    the grace window (each gets a new access token and the very refresh token that the
+    consuming request got, so a session never holds two live refresh tokens) or are reuse: the
+    whole family is revoked (and that revocation is committed) before answering 401.
     """
     claims = decode_token(presented, "refresh")
     token_id, session_id, user_id = (uuid_claim(claims, name) for name in ("jti", "sid", "sub"))
@@ -138,24 +139,7 @@ async def rotate_refresh_token(session: AsyncSession, *, presented: str) -> Toke
     }
     consumed, moved = await consume(session, parameters)
     if not consumed:
-        used_at = (
-            await session.execute(
-                select(col(RefreshToken.used_at)).where(
-                    col(RefreshToken.id) == token_id,
-                    col(RefreshToken.session_id) == session_id,
-                    col(RefreshToken.user_id) == user_id,
-                )
-            )
-        ).first()
-        if used_at is None:
-            raise InvalidToken("Unknown refresh token")
-        if not await _within_grace(session, token_id=token_id, used_at=used_at[0]):
-            await revoke_session(session, session_id=session_id)
-            await commit_now(session)  # the revocation stands although the request fails
-            log_event("refresh_reuse_detected", session_id=session_id)
-            raise RefreshTokenReused()
-        log_event("refresh_retried_within_grace", session_id=session_id)
-        moved = await move_on(session, parameters)
+        return await _presented_again(session, claims=claims, parameters=parameters)
     if moved is None:
         raise TokenRevoked()
     role, is_verified = moved
@@ -169,3 +153,36 @@ async def rotate_refresh_token(session: AsyncSession, *, presented: str) -> Toke
         amr=token_amr(claims),
         issued_at=issued_at,
     )
+
+
+async def _presented_again(session: AsyncSession, *, claims: dict[str, Any], parameters: dict[str, Any]) -> TokenPair:
+    """A consumed token: within the grace window, a new access token and the refresh token its
+    first presentation got, signed again; otherwise reuse, and the session ends."""
+    token_id, session_id, user_id = parameters["presented_jti"], parameters["sid"], parameters["sub"]
+    used_at = (
+        await session.execute(
+            select(col(RefreshToken.used_at)).where(
+                col(RefreshToken.id) == token_id,
+                col(RefreshToken.session_id) == session_id,
+                col(RefreshToken.user_id) == user_id,
+            )
+        )
+    ).first()
+    if used_at is None:
+        raise InvalidToken("Unknown refresh token")
+    successor = await _successor_within_grace(session, token_id=token_id, used_at=used_at[0])
+    if successor is None:
+        await revoke_session(session, session_id=session_id)
+        await commit_now(session)  # the revocation stands although the request fails
+        log_event("refresh_reuse_detected", session_id=session_id)
+        raise RefreshTokenReused()
+    log_event("refresh_retried_within_grace", session_id=session_id)
+    moved = await move_on(session, {**parameters, "new_expiry": successor.expires_at})
+    if moved is None:
+        raise TokenRevoked()
+    role, is_verified = moved
+    ensure_verified(is_verified)
+    pair = reissue_token_pair(user_id=user_id, role=role, session_id=session_id, amr=token_amr(claims), token=successor)
+    if pair is None:
+        raise TokenRevoked()  # a successor that cannot be signed again; whoever holds it carries on
+    return pair
