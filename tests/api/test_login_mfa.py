@@ -131,9 +131,7 @@ async def test_wrong_codes_count_toward_the_login_throttle_and_a_right_code_give
     assert int(throttled.headers["retry-after"]) > 0
     # Logging in by email or by username: the codes were counted against the account.
     assert (await client.post("/api/v1/login", data={"username": me.email, "password": PASSWORD})).status_code == 429
-    assert (
-        await client.post("/api/v1/login", data={"username": me.username, "password": PASSWORD})
-    ).status_code == 429
+    assert (await client.post("/api/v1/login", data={"username": me.username, "password": PASSWORD})).status_code == 429
 
 
 async def test_wrong_codes_and_wrong_passwords_by_username_are_one_count(
