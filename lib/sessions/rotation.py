@@ -70,6 +70,21 @@ MOVE_ON = (
     .returning(_users_own(_users.c.role).label("role"), _users_own(_users.c.is_verified).label("is_verified"))
 )
 
+# A token retried within the grace window: the user's role and `is_verified` while the session is
+# live, read without a lock (the request that consumed the token moved the session on, and this
+# one writes nothing), so that a burst of retries is not served one at a time.
+STILL_LIVE = (
+    select(_users.c.role, _users.c.is_verified)
+    .select_from(_sessions.join(_users, _users.c.id == _sessions.c.user_id))
+    .where(
+        _sessions.c.id == bindparam("sid"),
+        _sessions.c.user_id == bindparam("sub"),
+        _sessions.c.revoked_at.is_(None),
+        _sessions.c.epoch == _users.c.session_epoch,
+        _users.c.is_active,
+    )
+)
+
 # Both in one statement on PostgreSQL: the session's UPDATE, in a data-modifying CTE, is fed by
 # the token's; the outer SELECT says whether the token was consumed, and what the move returned.
 _consumed = CONSUME.cte("consumed")
@@ -96,8 +111,15 @@ async def consume(session: AsyncSession, parameters: dict[str, Any]) -> tuple[bo
 
 
 async def move_on(session: AsyncSession, parameters: dict[str, Any]) -> tuple[str, bool] | None:
-    """Move the session on alone (a token retried within the grace window was consumed before)."""
+    """Move the session on alone (SQLite, once the token was consumed)."""
     row = (await session.execute(MOVE_ON, parameters)).first()
+    return None if row is None else (str(row[0]), bool(row[1]))
+
+
+async def still_live(session: AsyncSession, parameters: dict[str, Any]) -> tuple[str, bool] | None:
+    """The user's role and `is_verified` while the session is live (a token retried within the
+    grace window), or None."""
+    row = (await session.execute(STILL_LIVE, parameters)).first()
     return None if row is None else (str(row[0]), bool(row[1]))
 
 
@@ -138,12 +160,39 @@ async def rotate_refresh_token(session: AsyncSession, *, presented: str) -> Toke
         "new_expiry": datetime.fromtimestamp(refresh_token_expiry(issued_at), UTC),
     }
     consumed, moved = await consume(session, parameters)
+    successor = None
     if not consumed:
-        return await _presented_again(session, claims=claims, parameters=parameters)
+        used_at = (
+            await session.execute(
+                select(col(RefreshToken.used_at)).where(
+                    col(RefreshToken.id) == token_id,
+                    col(RefreshToken.session_id) == session_id,
+                    col(RefreshToken.user_id) == user_id,
+                )
+            )
+        ).first()
+        if used_at is None:
+            raise InvalidToken("Unknown refresh token")
+        successor = await _successor_within_grace(session, token_id=token_id, used_at=used_at[0])
+        if successor is None:
+            await revoke_session(session, session_id=session_id)
+            await commit_now(session)  # the revocation stands although the request fails
+            log_event("refresh_reuse_detected", session_id=session_id)
+            raise RefreshTokenReused()
+        log_event("refresh_retried_within_grace", session_id=session_id)
+        moved = await still_live(session, parameters)
     if moved is None:
         raise TokenRevoked()
     role, is_verified = moved
     ensure_verified(is_verified)
+    if successor is not None:
+        # The refresh token the first presentation got, signed again, and a new access token.
+        given_again = reissue_token_pair(
+            user_id=user_id, role=role, session_id=session_id, amr=token_amr(claims), token=successor
+        )
+        if given_again is None:
+            raise TokenRevoked()  # a successor that cannot be signed again; whoever holds it carries on
+        return given_again
     return await issue_token_pair(
         session,
         user_id=user_id,
@@ -153,36 +202,3 @@ async def rotate_refresh_token(session: AsyncSession, *, presented: str) -> Toke
         amr=token_amr(claims),
         issued_at=issued_at,
     )
-
-
-async def _presented_again(session: AsyncSession, *, claims: dict[str, Any], parameters: dict[str, Any]) -> TokenPair:
-    """A consumed token: within the grace window, a new access token and the refresh token its
-    first presentation got, signed again; otherwise reuse, and the session ends."""
-    token_id, session_id, user_id = parameters["presented_jti"], parameters["sid"], parameters["sub"]
-    used_at = (
-        await session.execute(
-            select(col(RefreshToken.used_at)).where(
-                col(RefreshToken.id) == token_id,
-                col(RefreshToken.session_id) == session_id,
-                col(RefreshToken.user_id) == user_id,
-            )
-        )
-    ).first()
-    if used_at is None:
-        raise InvalidToken("Unknown refresh token")
-    successor = await _successor_within_grace(session, token_id=token_id, used_at=used_at[0])
-    if successor is None:
-        await revoke_session(session, session_id=session_id)
-        await commit_now(session)  # the revocation stands although the request fails
-        log_event("refresh_reuse_detected", session_id=session_id)
-        raise RefreshTokenReused()
-    log_event("refresh_retried_within_grace", session_id=session_id)
-    moved = await move_on(session, {**parameters, "new_expiry": successor.expires_at})
-    if moved is None:
-        raise TokenRevoked()
-    role, is_verified = moved
-    ensure_verified(is_verified)
-    pair = reissue_token_pair(user_id=user_id, role=role, session_id=session_id, amr=token_amr(claims), token=successor)
-    if pair is None:
-        raise TokenRevoked()  # a successor that cannot be signed again; whoever holds it carries on
-    return pair

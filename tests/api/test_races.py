@@ -217,6 +217,7 @@ async def test_parallel_wrong_guesses_by_email_and_username_stop_at_the_account_
     findings.assert_none()
 
 
+@pytest.mark.timeout(60 + 15 * race_trials())  # a few seconds a trial
 async def test_parallel_wrong_codes_and_passwords_stop_at_the_account_limit(
     client: httpx.AsyncClient, users: UserFactory, race_settings: Callable[..., None]
 ) -> None:
@@ -362,6 +363,7 @@ async def live_refresh_tokens(session_id: str) -> int:
         return int((await connection.execute(statement)).scalar_one())
 
 
+@pytest.mark.timeout(60 + 15 * race_trials())  # a few seconds a trial
 async def test_parallel_replays_inside_the_grace_window_leave_one_live_refresh_token(
     client: httpx.AsyncClient, users: UserFactory, race_settings: Callable[..., None]
 ) -> None:
