@@ -12,8 +12,10 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import exc as sa_exc
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
+from starlette.types import Message, Send
 
 from lib.config import get_settings
 from lib.db import TransactionConflict, is_database_unavailable, is_retryable_conflict, prime_statements
@@ -21,6 +23,7 @@ from lib.errors import AuthError, ServiceUnavailable
 from lib.log import log_event
 from lib.middleware import BodyLimitMiddleware, EmailOutboxMiddleware, NoStoreMiddleware, RetryOnConflictMiddleware
 from lib.oauth.endpoint import is_token_endpoint
+from lib.oauth.grant_errors import grant_error
 from lib.openapi import describe_errors
 from lib.request_log import RequestLogMiddleware
 from lib.responses import auth_error_response, error_response
@@ -28,6 +31,7 @@ from lib.security.password_policy import PasswordRejected
 
 logger = logging.getLogger("auth")
 
+_ALLOW_ORIGIN = "access-control-allow-origin"
 _HTTP_CODES = {
     400: "bad_request",
     401: "not_authenticated",
@@ -40,13 +44,33 @@ _HTTP_CODES = {
 }
 
 
+class CorsMiddleware(CORSMiddleware):
+    """Starlette's CORS from the settings, except that a response which already allows every
+    origin (the public JWKS and discovery documents, `lib.wellknown`) is left as it is: `*`, and
+    never `Access-Control-Allow-Credentials` beside it."""
+
+    async def send(self, message: Message, send: Send, request_headers: Headers) -> None:
+        if message["type"] == "http.response.start" and MutableHeaders(scope=message).get(_ALLOW_ORIGIN) == "*":
+            await send(message)
+            return
+        await super().send(message, send, request_headers)
+
+
 def _oauth_error(request: Request, error: str) -> str | None:
     return error if is_token_endpoint(request) else None
 
 
 async def _auth_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AuthError)
-    return auth_error_response(exc, oauth=is_token_endpoint(request))
+    status_code, headers = grant_error(request, exc.status_code, exc.headers)
+    return error_response(
+        status_code,
+        exc.message,
+        exc.code,
+        headers,
+        oauth_error=_oauth_error(request, exc.oauth_error),
+        extra=exc.extra,
+    )
 
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -111,7 +135,7 @@ def install_middleware(app: FastAPI) -> None:
     app.add_middleware(BodyLimitMiddleware, limit=settings.MAX_REQUEST_BODY_BYTES)
     app.add_middleware(NoStoreMiddleware)
     app.add_middleware(
-        CORSMiddleware,
+        CorsMiddleware,
         allow_origins=settings.CORS_ORIGINS,
         allow_credentials=settings.CORS_ALLOW_CREDENTIALS,
         allow_methods=settings.CORS_ALLOW_METHODS,

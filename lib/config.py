@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from lib.config_error import ConfigError
 from lib.env import DEFAULT_JWT_ISSUER, env_file
+from lib.oauth.client_id import CLIENT_ID_RULE, is_client_id
 from lib.production import deployed, production_problems
 
 CommaList = Annotated[list[str], NoDecode]
@@ -45,6 +46,8 @@ class Settings(BaseSettings):
 
     JWT_ISSUER: str = DEFAULT_JWT_ISSUER
     JWT_AUDIENCE: str = "auth-service"
+    # The access tokens' `client_id` (RFC 9068) when a token request names no client.
+    DEFAULT_CLIENT_ID: str = "default-client"
     ACCESS_TOKEN_EXPIRE_MINUTES: int = 15
     # Seconds-level lifetime for tests and demos of token expiry; overrides the minutes when set.
     ACCESS_TOKEN_EXPIRE_SECONDS: Annotated[int | None, Field(ge=1)] = None
@@ -123,6 +126,13 @@ class Settings(BaseSettings):
         if text.startswith("["):
             return json.loads(text)
         return [item.strip() for item in text.split(",") if item.strip()]
+
+    @field_validator("DEFAULT_CLIENT_ID")
+    @classmethod
+    def _client_id(cls, value: str) -> str:
+        if not is_client_id(value):
+            raise ValueError(f"must be {CLIENT_ID_RULE}")
+        return value
 
     @field_validator("REFRESH_COOKIE_SAMESITE", mode="before")
     @classmethod

@@ -19,6 +19,7 @@ from lib.errors import AuthError, MalformedBody, PayloadTooLarge
 
 F = TypeVar("F", bound=Callable[..., Any])
 _RAISES = "__raises__"
+_GRANT_REQUESTS = "__grant_requests__"
 
 
 class ErrorBody(BaseModel):
@@ -40,6 +41,20 @@ def raises(*errors: type[AuthError]) -> Callable[[F], F]:
     return mark
 
 
+def parses_grant_requests[G: Callable[..., Any]](function: G) -> G:
+    """Mark the dependency that reads standard token requests: a 401 its route can answer is
+    answered 400 to a request that names its `grant_type` (`lib.oauth.grant_errors`), so the
+    route declares it under both."""
+    setattr(function, _GRANT_REQUESTS, True)
+    return function
+
+
+def _reads_grant_requests(dependant: Dependant) -> bool:
+    return getattr(dependant.call, _GRANT_REQUESTS, False) or any(
+        _reads_grant_requests(dependency) for dependency in dependant.dependencies
+    )
+
+
 def _dependency_errors(dependant: Dependant) -> Iterable[type[AuthError]]:
     yield from getattr(dependant.call, _RAISES, ())
     for dependency in dependant.dependencies:
@@ -53,10 +68,19 @@ def route_errors(route: APIRoute) -> set[type[AuthError]]:
     return errors
 
 
-def _responses(errors: Iterable[type[AuthError]]) -> dict[str, dict[str, Any]]:
+def route_statuses(route: APIRoute) -> set[tuple[int, type[AuthError]]]:
+    """Each error of the route with each status it answers with."""
+    errors = route_errors(route)
+    answered = {(error.status_code, error) for error in errors}
+    if _reads_grant_requests(route.dependant):
+        answered |= {(400, error) for error in errors if error.status_code == 401}
+    return answered
+
+
+def _responses(answered: Iterable[tuple[int, type[AuthError]]]) -> dict[str, dict[str, Any]]:
     by_status: dict[int, list[type[AuthError]]] = {}
-    for error in sorted(set(errors), key=lambda error: (error.status_code, error.code)):
-        by_status.setdefault(error.status_code, []).append(error)
+    for status, error in sorted(set(answered), key=lambda pair: (pair[0], pair[1].code)):
+        by_status.setdefault(status, []).append(error)
     return {
         str(status): {
             "description": "; ".join(dict.fromkeys(f"`{error.code}`: {error.detail}" for error in listed)),
@@ -89,7 +113,7 @@ def describe_errors(app: FastAPI, routers: Iterable[APIRouter]) -> None:
                 operation = document["paths"][route.path_format].get(method.lower())
                 if operation is None:
                     continue
-                for status, response in _responses(route_errors(route)).items():
+                for status, response in _responses(route_statuses(route)).items():
                     operation["responses"].setdefault(status, response)
                 if route.openapi_extra and "requestBody" in route.openapi_extra:
                     # A body parsed by the route itself (the token endpoint's form or JSON): its

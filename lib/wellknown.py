@@ -45,7 +45,7 @@ def discovery_document() -> bytes:
         "revocation_endpoint_auth_methods_supported": ["none"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
-        "claims_supported": ["iss", "aud", "sub", "sid", "role", "iat", "exp", "jti"],
+        "claims_supported": ["iss", "aud", "sub", "sid", "role", "amr", "client_id", "iat", "exp", "jti"],
     }
     return json.dumps(document, separators=(",", ":")).encode("ascii")
 

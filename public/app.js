@@ -7,8 +7,9 @@
  * - The refresh token (7 days, rotated on every use) lives in an HttpOnly cookie that the API
  *   sets and that this script never sees: token requests (sign-up, login, refresh) send
  *   `X-Refresh-Token-Transport: cookie`, and the API answers with the cookie
- *   (`__Secure-refresh_token`, HttpOnly, Secure, SameSite=Lax, Path=/api/v1) and a body without
- *   `refresh_token`. A refresh sends no body; the browser adds the cookie. A script injected
+ *   (`__Host-refresh_token`, HttpOnly, Secure, Path=/, SameSite=Lax; on an API of another site
+ *   SameSite=None and Partitioned, so that browsers blocking third-party cookies keep it for
+ *   this page) and a body without `refresh_token`. A refresh sends no body; the browser adds the cookie. A script injected
  *   into this page (XSS) can therefore not read the refresh token and carry the session away:
  *   it can only act while the page is open. `document.cookie` does not show it, and nothing of
  *   it is in sessionStorage or localStorage.

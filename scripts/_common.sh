@@ -148,9 +148,10 @@ stop_postgres() {
 
 # Node tools for the deployment tests, installed into .cache/node: the Serverless Framework
 # v3 CLI (it packages offline) with the Python requirements plugin, Vercel's own function
-# detector, and `jose`, the JOSE library Node resource servers verify our tokens with.
+# detector, `jose`, the JOSE library Node resource servers verify our tokens with, and panva's
+# OAuth 2.0 clients `oauth4webapi` and `openid-client`, which the client tests drive.
 # Exports DEPLOY_NODE_MODULES and SERVERLESS_CLI.
-DEPLOY_NODE_PACKAGES="serverless@3.40.0 serverless-python-requirements@6.1.2 @vercel/fs-detectors@7.7.3 jose@6.2.17"
+DEPLOY_NODE_PACKAGES="serverless@3.40.0 serverless-python-requirements@6.1.2 @vercel/fs-detectors@7.7.3 jose@6.2.17 oauth4webapi@3.8.8 openid-client@6.9.0"
 ensure_deploy_tools() {
   local prefix="$ROOT/.cache/node"
   if ! command -v npm >/dev/null 2>&1; then

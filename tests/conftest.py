@@ -55,6 +55,7 @@ from tests.fixtures.database import clean_tables, is_postgres, migrate  # noqa: 
 pytest_plugins = [
     "tests.fixtures.app",
     "tests.fixtures.browser",
+    "tests.fixtures.live",
     "tests.fixtures.mail",
     "tests.fixtures.races",
     "tests.fixtures.roles",

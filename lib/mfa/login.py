@@ -13,6 +13,7 @@ could guess codes without end.
 from __future__ import annotations
 
 import hmac
+from dataclasses import replace
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,7 +24,7 @@ from lib.mfa.factors import consume_second_factor
 from lib.models import User
 from lib.security.digest import token_digest
 from lib.security.throttle import release_attempt, reserve_login_attempt
-from lib.security.tokens import PASSWORD_AND_OTP, create_mfa_token, decode_token, uuid_claim
+from lib.security.tokens import PASSWORD_AND_OTP, create_mfa_token, decode_token, token_client_id, uuid_claim
 from lib.sessions.lifecycle import make_room_for_session, start_session
 from lib.sessions.schemas import ClientInfo, TokenPair
 from lib.users.rows import ensure_verified, lock_user
@@ -36,10 +37,13 @@ def _binding(user: User) -> str:
     return token_digest(f"{user.id}:{user.session_epoch}:{user.hashed_password}:{user.mfa_logins}")[:32]
 
 
-def issue_mfa_token(user: User) -> str:
+def issue_mfa_token(user: User, *, client_id: str | None = None) -> str:
     """The `mfa_token` of a password step that was right, bound to the user's current password,
-    session epoch and count of exchanged `mfa_token`s."""
-    issued = create_mfa_token(user_id=user.id, binding=_binding(user), lifetime_seconds=MFA_TOKEN_LIFETIME_SECONDS)
+    session epoch and count of exchanged `mfa_token`s; it carries the token request's
+    `client_id` on to the session."""
+    issued = create_mfa_token(
+        user_id=user.id, binding=_binding(user), lifetime_seconds=MFA_TOKEN_LIFETIME_SECONDS, client_id=client_id
+    )
     return issued.token
 
 
@@ -74,6 +78,7 @@ async def complete_mfa_login(session: AsyncSession, *, mfa_token: str, code: str
         await commit_now(session)  # the code is spent and the attempt was not a failure
         raise
     await make_room_for_session(session, user=locked)
+    client = replace(client, client_id=token_client_id(claims))
     pair = await start_session(session, user=locked, client=client, amr=PASSWORD_AND_OTP)
     log_event("login", user_id=locked.id, session_id=pair.session_id, ip=client.ip_address, amr="otp")
     return pair

@@ -3,7 +3,10 @@ revocation requests (RFC 7009, a form).
 
 A form is what RFC 6749 defines and what OAuth 2.0 clients send: its faults answer 400
 `invalid_request` (a missing, empty or repeated parameter). JSON is this service's own
-convenience for browser code, which reads FastAPI's 422 field list; it keeps that body.
+convenience for browser code, which reads FastAPI's 422 field list; it keeps that body, unless
+the request names its `grant_type`: then it is a standard token request, whose faults answer
+400 `invalid_request` and whose refused grants 400 `invalid_grant` (`lib.oauth.grant_errors`).
+Either may name its `client_id`, which the session's access tokens carry.
 """
 
 from __future__ import annotations
@@ -16,13 +19,24 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from lib.errors import InvalidRequest, UnsupportedGrantType
-from lib.openapi import raises
+from lib.oauth.client_id import CLIENT_ID_RULE, is_client_id
+from lib.oauth.grant_errors import mark_grant_request
+from lib.openapi import parses_grant_requests, raises
 from lib.sessions.schemas import LoginRequest, RefreshRequest, RevocationRequest
 
-TokenGrant = LoginRequest | RefreshRequest
-GRANTS: dict[str, type[LoginRequest] | type[RefreshRequest]] = {
-    "password": LoginRequest,
-    "refresh_token": RefreshRequest,
+
+class PasswordGrant(LoginRequest):
+    client_id: str | None = None
+
+
+class RefreshGrant(RefreshRequest):
+    client_id: str | None = None
+
+
+TokenGrant = PasswordGrant | RefreshGrant
+GRANTS: dict[str, type[PasswordGrant] | type[RefreshGrant]] = {
+    "password": PasswordGrant,
+    "refresh_token": RefreshGrant,
 }
 
 _TOKEN_REQUEST_SCHEMA: dict[str, Any] = {
@@ -32,6 +46,7 @@ _TOKEN_REQUEST_SCHEMA: dict[str, Any] = {
         "username": {"type": "string", "description": "Email or username (password grant)"},
         "password": {"type": "string", "format": "password", "description": "Password grant"},
         "refresh_token": {"type": "string", "description": "Refresh-token grant"},
+        "client_id": {"type": "string", "pattern": "^[A-Za-z0-9._~:/@+=-]{1,128}$", "description": "The client"},
     },
 }
 LOGIN_OPENAPI: dict[str, Any] = {
@@ -74,19 +89,32 @@ async def read_form(request: Request) -> dict[str, str]:
     return {name: value for name, value in data.items() if value}
 
 
+def _client_id(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if not is_client_id(value):
+        raise InvalidRequest(f"client_id must be {CLIENT_ID_RULE}")
+    return str(value)
+
+
+@parses_grant_requests
 @raises(InvalidRequest, UnsupportedGrantType)
 async def read_token_request(request: Request) -> TokenGrant:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     is_json = content_type == "application/json"
     data: dict[str, Any] = await _read_json(request) if is_json else await read_form(request)
-    grant_type = data.pop("grant_type", None) or "password"
+    named_grant = data.pop("grant_type", None)
+    if named_grant is not None and named_grant != "":
+        mark_grant_request(request)
+    grant_type = named_grant or "password"
     model = GRANTS.get(grant_type) if isinstance(grant_type, str) else None
     if model is None:
         raise UnsupportedGrantType()
+    data["client_id"] = _client_id(data.get("client_id"))
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        if is_json:
+        if is_json and not named_grant:
             raise _json_validation_error(list(exc.errors(include_url=False))) from None
         raise _invalid_form(exc) from None
 

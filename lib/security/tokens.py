@@ -3,6 +3,13 @@
 python-jose signs and verifies over the key objects that `lib.security.keys` parsed once per
 process. Before python-jose sees a token, it must be three segments of canonical base64url:
 python-jose decodes leniently, and a token must have exactly one accepted spelling.
+
+Only access tokens carry the resource servers' audience (`JWT_AUDIENCE`). Refresh and MFA tokens
+are for this service alone: their `aud` is the issuer, so a resource server that checks `aud`
+but forgets `typ` still refuses them (RFC 8725 3.12). Tokens issued before that change carry
+`JWT_AUDIENCE` and no `client_id`; such a refresh or MFA token is still accepted here until it
+expires (at most 7 days): refusing it would sign everyone out, and accepting it exposes nothing
+that its signature does not already, since its `type` still has to match.
 """
 
 from __future__ import annotations
@@ -40,7 +47,7 @@ PASSWORD_AND_OTP: tuple[str, ...] = ("pwd", "otp")
 _SEGMENT = r"(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{4}|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048]|[A-Za-z0-9_-][AQgw])"
 _CANONICAL_JWS = re.compile(rf"{_SEGMENT}\.{_SEGMENT}\.{_SEGMENT}")
 _OPTIONS = {
-    "require_aud": True,
+    "verify_aud": False,  # checked by `_audience_ok`, per token type (`require_aud` would turn it back on)
     "require_iss": True,
     "require_exp": True,
     "require_iat": True,
@@ -98,7 +105,12 @@ def _encode(claims: dict[str, Any], header_type: str) -> str:
 
 
 def create_access_token(
-    *, user_id: uuid.UUID, role: str, session_id: uuid.UUID, amr: tuple[str, ...] = PASSWORD_ONLY
+    *,
+    user_id: uuid.UUID,
+    role: str,
+    session_id: uuid.UUID,
+    amr: tuple[str, ...] = PASSWORD_ONLY,
+    client_id: str | None = None,
 ) -> IssuedToken:
     settings = get_settings()
     now = int(time.time())
@@ -112,6 +124,7 @@ def create_access_token(
         "type": "access",
         "role": role,
         "amr": list(amr),
+        "client_id": client_id or settings.DEFAULT_CLIENT_ID,
         "iat": now,
         "exp": expires_at,
         "jti": jti,
@@ -131,17 +144,20 @@ def create_refresh_token(
     jti: uuid.UUID,
     amr: tuple[str, ...] = PASSWORD_ONLY,
     issued_at: int | None = None,
+    client_id: str | None = None,
 ) -> IssuedToken:
+    """The session's `client_id` rides in its refresh tokens, so that every pair it issues names it."""
     settings = get_settings()
     now = int(time.time()) if issued_at is None else issued_at
     expires_at = refresh_token_expiry(now)
     claims = {
         "iss": settings.JWT_ISSUER,
-        "aud": settings.JWT_AUDIENCE,
+        "aud": settings.JWT_ISSUER,
         "sub": str(user_id),
         "sid": str(session_id),
         "type": "refresh",
         "amr": list(amr),
+        "client_id": client_id or settings.DEFAULT_CLIENT_ID,
         "iat": now,
         "exp": expires_at,
         "jti": str(jti),
@@ -149,19 +165,23 @@ def create_refresh_token(
     return IssuedToken(_encode(claims, "JWT"), str(jti), now, expires_at)
 
 
-def create_mfa_token(*, user_id: uuid.UUID, binding: str, lifetime_seconds: int) -> IssuedToken:
+def create_mfa_token(
+    *, user_id: uuid.UUID, binding: str, lifetime_seconds: int, client_id: str | None = None
+) -> IssuedToken:
     """The second step of a login: good only at /api/v1/login/mfa, for `lifetime_seconds`, and
-    only while `binding` (the account's password and session state) still holds."""
+    only while `binding` (the account's password and session state) still holds. It carries the
+    password step's `client_id` on to the session."""
     settings = get_settings()
     now = int(time.time())
     expires_at = now + lifetime_seconds
     jti = secrets.token_urlsafe(16)
     claims = {
         "iss": settings.JWT_ISSUER,
-        "aud": settings.JWT_AUDIENCE,
+        "aud": settings.JWT_ISSUER,
         "sub": str(user_id),
         "type": "mfa",
         "bnd": binding,
+        "client_id": client_id or settings.DEFAULT_CLIENT_ID,
         "iat": now,
         "exp": expires_at,
         "jti": jti,
@@ -181,6 +201,26 @@ def token_amr(claims: dict[str, Any]) -> tuple[str, ...]:
     """The `amr` a refresh token carries on to the next pair (older tokens have none: a password)."""
     amr = claims.get("amr")
     return PASSWORD_AND_OTP if amr == list(PASSWORD_AND_OTP) else PASSWORD_ONLY
+
+
+def token_client_id(claims: dict[str, Any]) -> str:
+    """The `client_id` a refresh or MFA token carries on (older tokens have none: the default)."""
+    client_id = claims.get("client_id")
+    return client_id if isinstance(client_id, str) and client_id else get_settings().DEFAULT_CLIENT_ID
+
+
+def _audience_ok(claims: dict[str, Any], expected_type: TokenType) -> bool:
+    """An access token is for `JWT_AUDIENCE`; a refresh or MFA token for the issuer, or, issued
+    before refresh and MFA tokens had an audience of their own, for `JWT_AUDIENCE` without a
+    `client_id` (every token issued since carries one). `aud` is one string or a list of them."""
+    settings = get_settings()
+    audience = claims.get("aud")
+    audiences = [audience] if isinstance(audience, str) else audience
+    if not isinstance(audiences, list) or not all(isinstance(name, str) for name in audiences):
+        return False
+    if expected_type == "access":
+        return settings.JWT_AUDIENCE in audiences
+    return settings.JWT_ISSUER in audiences or (settings.JWT_AUDIENCE in audiences and "client_id" not in claims)
 
 
 def _is_number(value: object) -> bool:
@@ -213,15 +253,16 @@ def decode_token(token: str, expected_type: TokenType) -> dict[str, Any]:
             token,
             key,
             algorithms=[ALGORITHM],
-            audience=settings.JWT_AUDIENCE,
             issuer=settings.JWT_ISSUER,
-            options=_OPTIONS,
+            options=_OPTIONS,  # the audience, which depends on the token's type, is checked below
         )
     except ExpiredSignatureError:
         raise TokenExpired() from None
     except (JOSEError, *_MALFORMED):
         raise InvalidToken() from None
     _check_types(claims, ("sub", "jti", "bnd") if expected_type == "mfa" else ("sub", "jti", "sid"))
+    if not _audience_ok(claims, expected_type):
+        raise InvalidToken()
     if claims.get("type") != expected_type:
         raise InvalidToken(f"Not an {expected_type} token" if expected_type != "refresh" else "Not a refresh token")
     header_type = {"access": ACCESS_TYPE_HEADER, "mfa": MFA_TYPE_HEADER}.get(expected_type)

@@ -34,13 +34,16 @@ def _signed_pair(
     parent_id: uuid.UUID | None,
     amr: tuple[str, ...],
     issued_at: int | None,
+    client_id: str | None,
     jti: uuid.UUID | None = None,
 ) -> tuple[TokenPair, dict[str, Any]]:
     """A new access token and a refresh token (a new one, or the one `jti` names signed again) in
     the session, and the refresh token's row to record."""
     jti = jti or uuid.uuid4()
-    refresh = create_refresh_token(user_id=user_id, session_id=session_id, jti=jti, amr=amr, issued_at=issued_at)
-    access = create_access_token(user_id=user_id, role=role, session_id=session_id, amr=amr)
+    refresh = create_refresh_token(
+        user_id=user_id, session_id=session_id, jti=jti, amr=amr, issued_at=issued_at, client_id=client_id
+    )
+    access = create_access_token(user_id=user_id, role=role, session_id=session_id, amr=amr, client_id=client_id)
     expires_at = datetime.fromtimestamp(refresh.expires_at, UTC)
     pair = TokenPair(
         access_token=access.token,
@@ -70,17 +73,30 @@ async def issue_token_pair(
     parent_id: uuid.UUID | None = None,
     amr: tuple[str, ...] = PASSWORD_ONLY,
     issued_at: int | None = None,
+    client_id: str | None = None,
 ) -> TokenPair:
     """Sign a new access and refresh token in the session and record the refresh token."""
     pair, row = _signed_pair(
-        user_id=user_id, role=role, session_id=session_id, parent_id=parent_id, amr=amr, issued_at=issued_at
+        user_id=user_id,
+        role=role,
+        session_id=session_id,
+        parent_id=parent_id,
+        amr=amr,
+        issued_at=issued_at,
+        client_id=client_id,
     )
     await session.execute(insert(RefreshToken.__table__).values(**row))  # type: ignore[attr-defined]
     return pair
 
 
 def reissue_token_pair(
-    *, user_id: uuid.UUID, role: str, session_id: uuid.UUID, amr: tuple[str, ...], token: RefreshToken
+    *,
+    user_id: uuid.UUID,
+    role: str,
+    session_id: uuid.UUID,
+    amr: tuple[str, ...],
+    client_id: str,
+    token: RefreshToken,
 ) -> TokenPair | None:
     """A new access token with the refresh token `token` records, signed again: the very token
     that was issued (RS256 signatures are deterministic). None when it cannot be reproduced (a
@@ -94,6 +110,7 @@ def reissue_token_pair(
         parent_id=token.parent_id,
         amr=amr,
         issued_at=token.issued_at,
+        client_id=client_id,
         jti=token.id,
     )
     return pair if hmac.compare_digest(row["token_hash"], token.token_hash) else None
@@ -102,7 +119,8 @@ def reissue_token_pair(
 async def start_session(
     session: AsyncSession, *, user: User, client: ClientInfo, amr: tuple[str, ...] = PASSWORD_ONLY
 ) -> TokenPair:
-    """A new session under the user's current epoch, and its first token pair. The caller holds
+    """A new session under the user's current epoch, and its first token pair, for the client that
+    `client.client_id` names (every pair of the session carries it on). The caller holds
     the user's row lock (or has just created the user), so no epoch change can slip in before
     it commits.
 
@@ -112,7 +130,13 @@ async def start_session(
     await session.flush()  # the user's pending changes (a new account, a new hash) go first
     issued_at, session_id = int(time.time()), uuid.uuid4()
     pair, token = _signed_pair(
-        user_id=user.id, role=user.role, session_id=session_id, parent_id=None, amr=amr, issued_at=issued_at
+        user_id=user.id,
+        role=user.role,
+        session_id=session_id,
+        parent_id=None,
+        amr=amr,
+        issued_at=issued_at,
+        client_id=client.client_id,
     )
     sessions, tokens = AuthSession.__table__, RefreshToken.__table__  # type: ignore[attr-defined]
     new_session = insert(sessions).values(

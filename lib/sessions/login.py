@@ -65,7 +65,7 @@ async def login(session: AsyncSession, *, identifier: str, password: str, client
         # The right password alone never gives the account's count back (only a right code
         # does), or a thief of the password could guess codes without end.
         await release_this_attempt(session, reservation)
-        mfa_token = issue_mfa_token(locked)  # bound to the new hash, if one was just set
+        mfa_token = issue_mfa_token(locked, client_id=client.client_id)  # bound to the new hash, if one was just set
         await commit_now(session)
         log_event("login_mfa_required", user_id=locked.id)
         raise MfaRequired(mfa_token)

@@ -24,7 +24,7 @@ from lib.db import commit_now, dialect_name
 from lib.errors import InvalidToken, RefreshTokenReused, TokenRevoked
 from lib.log import log_event
 from lib.models import AuthSession, RefreshToken, User, utcnow
-from lib.security.tokens import decode_token, refresh_token_expiry, token_amr, uuid_claim
+from lib.security.tokens import decode_token, refresh_token_expiry, token_amr, token_client_id, uuid_claim
 from lib.sessions.lifecycle import issue_token_pair, reissue_token_pair, revoke_session
 from lib.sessions.schemas import TokenPair
 from lib.users.rows import ensure_verified
@@ -140,8 +140,9 @@ async def _successor_within_grace(
     return successors[0]
 
 
-async def rotate_refresh_token(session: AsyncSession, *, presented: str) -> TokenPair:
-    """Consume `presented` and issue the next pair in its session.
+async def rotate_refresh_token(session: AsyncSession, *, presented: str, client_id: str | None = None) -> TokenPair:
+    """Consume `presented` and issue the next pair in its session, for the session's client (a
+    token request that names another client is refused, and consumes nothing).
 
     The token is identified by its `jti`. Consumption is one conditional UPDATE, so of
     concurrent requests with the same token exactly one consumes it; the others are within
@@ -150,6 +151,9 @@ async def rotate_refresh_token(session: AsyncSession, *, presented: str) -> Toke
     whole family is revoked (and that revocation is committed) before answering 401.
     """
     claims = decode_token(presented, "refresh")
+    issued_to = token_client_id(claims)
+    if client_id is not None and client_id != issued_to:
+        raise InvalidToken("This refresh token was issued to another client")
     token_id, session_id, user_id = (uuid_claim(claims, name) for name in ("jti", "sid", "sub"))
     now, issued_at = utcnow(), int(time.time())
     parameters = {
@@ -188,7 +192,12 @@ async def rotate_refresh_token(session: AsyncSession, *, presented: str) -> Toke
     if successor is not None:
         # The refresh token the first presentation got, signed again, and a new access token.
         given_again = reissue_token_pair(
-            user_id=user_id, role=role, session_id=session_id, amr=token_amr(claims), token=successor
+            user_id=user_id,
+            role=role,
+            session_id=session_id,
+            amr=token_amr(claims),
+            client_id=issued_to,
+            token=successor,
         )
         if given_again is None:
             raise TokenRevoked()  # a successor that cannot be signed again; whoever holds it carries on
@@ -201,4 +210,5 @@ async def rotate_refresh_token(session: AsyncSession, *, presented: str) -> Toke
         parent_id=token_id,
         amr=token_amr(claims),
         issued_at=issued_at,
+        client_id=issued_to,
     )

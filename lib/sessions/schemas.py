@@ -14,6 +14,8 @@ from lib.validation import Text
 class ClientInfo:
     user_agent: str | None = None
     ip_address: str | None = None
+    # The OAuth 2.0 client the token request named (None: DEFAULT_CLIENT_ID).
+    client_id: str | None = None
 
 
 @dataclass(frozen=True)

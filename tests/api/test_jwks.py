@@ -147,11 +147,49 @@ async def test_another_library_verifies_our_token_from_jwks(users: UserFactory) 
     assert claims["role"] == "user"
     header = jwt.get_unverified_header(user.access_token)
     assert header == {"alg": "RS256", "typ": "at+jwt", "kid": forge.our_kid()}
-    assert set(claims) == {"iss", "aud", "sub", "sid", "type", "role", "amr", "iat", "exp", "jti"}
+    assert set(claims) == {"iss", "aud", "sub", "sid", "type", "role", "amr", "client_id", "iat", "exp", "jti"}
     assert claims["amr"] == ["pwd"]
+    assert claims["client_id"] == "default-client"  # sign-up names no client: DEFAULT_CLIENT_ID
     with pytest.raises(jwt.InvalidAudienceError):
         jwt.decode(user.access_token, signing_key_pem(), algorithms=["RS256"], audience="someone-else")
 
 
+async def test_a_resource_server_that_checks_aud_but_not_typ_refuses_a_refresh_token(users: UserFactory) -> None:
+    """RFC 8725 3.12: the refresh token's `aud` is the issuer, not the resource servers' audience."""
+    user = await users.sign_up()
+    with pytest.raises(jwt.InvalidAudienceError):
+        jwt.decode(
+            user.refresh_token,
+            signing_key_pem(),
+            algorithms=["RS256"],
+            issuer="http://testserver",
+            audience="auth-service-tests",
+        )
+    claims = jwt.decode(user.refresh_token, signing_key_pem(), algorithms=["RS256"], audience="http://testserver")
+    assert claims["type"] == "refresh"
+    assert claims["client_id"] == "default-client"
+
+
 def signing_key_pem() -> str:
     return forge.our_public_pem()
+
+
+@pytest.mark.parametrize(
+    "path", ["/.well-known/jwks.json", "/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"]
+)
+@pytest.mark.parametrize("origin", ["https://app.example.com", "https://elsewhere.example"])
+async def test_public_documents_allow_every_origin_without_credentials(
+    client: httpx.AsyncClient, path: str, origin: str
+) -> None:
+    """`*` and credentials never go together, whether or not the origin is in CORS_ORIGINS (the
+    local app's CORS middleware, which allows credentials for the API, leaves these alone)."""
+    for response in (await client.get(path, headers={"Origin": origin}), await jwks_client_get(path, origin)):
+        assert response.status_code == 200
+        assert response.headers["access-control-allow-origin"] == "*"
+        assert "access-control-allow-credentials" not in response.headers
+
+
+async def jwks_client_get(path: str, origin: str) -> httpx.Response:
+    """The same request to the JWKS function as deployed (its own app, no FastAPI)."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=jwks_app), base_url="http://testserver") as http:
+        return await http.get(path, headers={"Origin": origin})

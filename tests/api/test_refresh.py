@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from lib.db import get_engine
 from lib.models import AuthSession, RefreshToken
-from tests.fixtures.tokens import unverified_claims
+from tests.fixtures.tokens import issued_before_client_ids, unverified_claims
 from tests.fixtures.users import UserFactory, bearer
 
 
@@ -121,3 +121,17 @@ async def test_a_rotation_changes_only_what_it_must(client: httpx.AsyncClient, u
     }
     new_claims = unverified_claims(response.json()["refresh_token"])
     assert session_after["expires_at"].timestamp() == new_claims["exp"]
+
+
+async def test_a_refresh_token_issued_before_the_audience_change_still_refreshes(
+    client: httpx.AsyncClient, users: UserFactory
+) -> None:
+    """Issued with the resource servers' `aud` and no `client_id` (before the change): accepted
+    until it expires, and its successor has the issuer as `aud` and the default client."""
+    user = await users.sign_up()
+    old = issued_before_client_ids(user.refresh_token)
+    response = await client.post("/api/v1/refresh", json={"refresh_token": old})
+    assert response.status_code == 200, response.text
+    successor = unverified_claims(response.json()["refresh_token"])
+    assert (successor["aud"], successor["client_id"]) == ("http://testserver", "default-client")
+    assert unverified_claims(response.json()["access_token"])["client_id"] == "default-client"

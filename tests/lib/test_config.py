@@ -213,3 +213,16 @@ def test_env_example_documents_every_setting_with_its_default(monkeypatch: pytes
     for name in (*Settings.model_fields, *PLATFORM_VARIABLES, "HOST", "PORT"):
         monkeypatch.delenv(name, raising=False)
     assert Settings(_env_file=str(example)).model_dump() == Settings(_env_file=None).model_dump()
+
+
+@pytest.mark.parametrize("client_id", ["has space", "a" * 129, 'quote"d', "é"])
+def test_default_client_id_must_be_a_plain_client_id(monkeypatch: pytest.MonkeyPatch, client_id: str) -> None:
+    with pytest.raises(ConfigError, match=r"^DEFAULT_CLIENT_ID: must be 1 to 128 of letters, digits"):
+        load_settings(monkeypatch, ENVIRONMENT="development", DEFAULT_CLIENT_ID=client_id)
+
+
+def test_default_client_id_accepts_urls_and_uuids(monkeypatch: pytest.MonkeyPatch) -> None:
+    for client_id in ("https://app.example.com/client", "7c9e6679-7425-40de-944b-e07fc1f90ae7"):
+        assert load_settings(monkeypatch, ENVIRONMENT="development", DEFAULT_CLIENT_ID=client_id).DEFAULT_CLIENT_ID == (
+            client_id
+        )

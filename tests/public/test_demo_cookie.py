@@ -21,7 +21,7 @@ from tests.fixtures.browser import REFRESH_PATH, Site, Traffic, watch
 from tests.fixtures.tokens import unverified_claims
 from tests.public.test_demo_page import assert_clean, profile_field, sign_up, storage
 
-COOKIE = "__Secure-refresh_token"
+COOKIE = "__Host-refresh_token"
 WEEK = 7 * 24 * 3600
 ORIGINS = ["api", "listed"]
 
@@ -75,7 +75,7 @@ async def test_the_refresh_token_lives_in_an_httponly_cookie_that_script_cannot_
 
     cookie = await the_cookie(page.context, site)
     assert (cookie.get("httpOnly"), cookie.get("secure"), cookie.get("sameSite")) == (True, True, "Lax")
-    assert (cookie.get("domain"), cookie.get("path")) == ("127.0.0.1", "/api/v1")
+    assert (cookie.get("domain"), cookie.get("path")) == ("127.0.0.1", "/")
     assert abs(cookie.get("expires", 0) - (time.time() + WEEK)) < 120
     claims = unverified_claims(cookie.get("value", ""))
     assert claims["type"] == "refresh"

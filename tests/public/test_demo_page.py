@@ -16,7 +16,7 @@ from tests.fixtures.roles import user_row
 from tests.fixtures.users import PASSWORD, UserFactory
 
 NEW_PASSWORD = "a brand new passphrase"
-COOKIE = "__Secure-refresh_token"
+COOKIE = "__Host-refresh_token"
 
 
 async def sign_up(page: Page, *, email: str, username: str, password: str = PASSWORD, first_name: str = "") -> None:

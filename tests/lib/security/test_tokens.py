@@ -18,7 +18,14 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from lib.config import get_settings
 from lib.errors import InvalidToken, TokenExpired
 from lib.security.keys import get_key_set, thumbprint
-from lib.security.tokens import _signing_key, create_access_token, create_refresh_token, decode_token
+from lib.security.tokens import (
+    _signing_key,
+    create_access_token,
+    create_mfa_token,
+    create_refresh_token,
+    decode_token,
+    token_client_id,
+)
 from tests.fixtures.app import SettingsEnv
 
 
@@ -228,3 +235,44 @@ def test_token_from_a_previous_key_is_accepted_while_published(settings_env: Set
 
     settings_env(RSA_PREVIOUS_PUBLIC_KEYS=base64.b64encode(pem).decode("ascii"))
     assert decode_token(token, "access")["jti"] == "jti-1"
+
+
+def test_refresh_and_mfa_tokens_are_for_the_issuer_not_the_resource_servers() -> None:
+    settings = get_settings()
+    refresh = create_refresh_token(user_id=uuid.uuid4(), session_id=uuid.uuid4(), jti=uuid.uuid4()).token
+    mfa = create_mfa_token(user_id=uuid.uuid4(), binding="b", lifetime_seconds=60).token
+    for token in (refresh, mfa):
+        assert pyjwt.decode(token, options={"verify_signature": False})["aud"] == settings.JWT_ISSUER
+    assert decode_token(refresh, "refresh")["aud"] == settings.JWT_ISSUER
+    assert decode_token(mfa, "mfa")["aud"] == settings.JWT_ISSUER
+
+
+def test_a_token_for_the_issuer_is_no_access_token_even_with_type_access() -> None:
+    with pytest.raises(InvalidToken):
+        decode_token(sign(claims(aud=get_settings().JWT_ISSUER)), "access")
+
+
+def test_a_refresh_token_for_the_resource_servers_with_a_client_id_is_refused() -> None:
+    """Only a token from before refresh tokens had their own audience (none had a client_id) may
+    still carry `JWT_AUDIENCE`."""
+    payload = claims(type="refresh", aud=get_settings().JWT_AUDIENCE, client_id="web-app")
+    with pytest.raises(InvalidToken):
+        decode_token(sign(payload, typ="JWT"), "refresh")
+
+
+def test_a_refresh_token_issued_before_the_audience_change_is_still_accepted() -> None:
+    """Refresh tokens live 7 days: those issued with the resource servers' audience (and no
+    client_id) keep working until they expire, and carry the default client on."""
+    payload = claims(type="refresh", aud=get_settings().JWT_AUDIENCE, amr=["pwd"])
+    accepted = decode_token(sign(payload, typ="JWT"), "refresh")
+    assert accepted["sub"] == payload["sub"]
+    assert token_client_id(accepted) == get_settings().DEFAULT_CLIENT_ID
+
+
+def test_tokens_carry_the_client_id_they_were_issued_for() -> None:
+    access = create_access_token(user_id=uuid.uuid4(), role="user", session_id=uuid.uuid4(), client_id="web-app")
+    assert decode_token(access.token, "access")["client_id"] == "web-app"
+    default = create_access_token(user_id=uuid.uuid4(), role="user", session_id=uuid.uuid4())
+    assert decode_token(default.token, "access")["client_id"] == get_settings().DEFAULT_CLIENT_ID
+    refresh = create_refresh_token(user_id=uuid.uuid4(), session_id=uuid.uuid4(), jti=uuid.uuid4(), client_id="cli")
+    assert token_client_id(decode_token(refresh.token, "refresh")) == "cli"
