@@ -32,10 +32,12 @@ async def start_totp(session: Session, me: CurrentPrincipal, data: EnrolmentRequ
 
 
 @router.post("/api/v1/user/me/mfa/totp/confirm", response_model=RecoveryCodes)
-@raises(MfaNotPending, WrongMfaCode, TokenRevoked, MfaUnavailable)
-async def confirm_totp(session: Session, me: CurrentPrincipal, data: ConfirmRequest) -> RecoveryCodes:
+@raises(MfaNotPending, WrongMfaCode, TokenRevoked, TooManyRequests, MfaUnavailable)
+async def confirm_totp(session: Session, me: CurrentPrincipal, data: ConfirmRequest, client: Client) -> RecoveryCodes:
     """Turn two-factor login on with a first code; the ten recovery codes are shown this once."""
-    codes = await enrolment.confirm_enrolment(session, user=me.user, session_id=me.session_id, code=data.code)
+    codes = await enrolment.confirm_enrolment(
+        session, user=me.user, session_id=me.session_id, code=data.code, client=client
+    )
     return RecoveryCodes(recovery_codes=codes)
 
 

@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     ACCESS_TOKEN_EXPIRE_SECONDS: Annotated[int | None, Field(ge=1)] = None
     REFRESH_TOKEN_EXPIRE_DAYS: int = 7
     SINGLE_SESSION: bool = True
+    # Without SINGLE_SESSION: live sessions per user; a new one ends the least recently used.
+    MAX_SESSIONS_PER_USER: int = Field(default=20, ge=1)
     # The immediately previous refresh token, presented again this soon after its rotation (a
     # retry, a second tab), gets a pair in the same session instead of counting as reuse. 0: strict.
     REFRESH_REUSE_GRACE_SECONDS: int = Field(default=10, ge=0)

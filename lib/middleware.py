@@ -12,6 +12,7 @@ from lib.db import TransactionConflict
 from lib.email.outbox import collecting_emails, dispatch
 from lib.errors import PayloadTooLarge, TransactionRetriesExhausted
 from lib.log import log_event
+from lib.request_runs import RequestRuns, request_runs
 from lib.responses import auth_error_response
 
 
@@ -96,17 +97,24 @@ class BodyLimitMiddleware(HTTPMiddleware):
 
 class RetryOnConflictMiddleware(HTTPMiddleware):
     """Runs a request again when its transaction lost a race on PostgreSQL (see `lib.db`):
-    nothing it wrote was kept, so it can simply run again; after a few tries, 503."""
+    nothing its transaction wrote was kept, so it can simply run again, and what it had committed
+    early on purpose (a throttle reservation) the next run takes over (`lib.request_runs`).
+    After a few tries, 503."""
 
     def __init__(self, app: ASGIApp, attempts: int = 4) -> None:
         super().__init__(app)
         self.attempts = attempts
 
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        with request_runs() as runs:
+            await self.run(scope, receive, send, runs)
+
+    async def run(self, scope: Scope, receive: Receive, send: Send, runs: RequestRuns) -> None:
         request = await _read_request(receive)
         for attempt in range(1, self.attempts + 1):
             started = False
             receive_again = _replaying(request, receive)
+            runs.start_run()
 
             async def tracking_send(message: Message) -> None:
                 nonlocal started

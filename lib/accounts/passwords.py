@@ -59,7 +59,7 @@ async def change_password(
     require_acceptable_password(data.new_password, email=user.email, username=user.username)
     reservation = await reserve_login_attempt(
         session,
-        identifier=user.email,
+        user_id=user.id,
         ip_address=client.ip_address,
         message="Too many wrong passwords; try again later",
     )
@@ -140,7 +140,7 @@ async def reset_password(session: AsyncSession, *, token: str, new_password: str
     user.is_verified = True
     await retire_email_tokens(session, user_id=user.id, purpose=RESET)
     await end_user_sessions(session, user=user)
-    await clear_account_failures(session, identifiers=(user.email, user.username))
+    await clear_account_failures(session, user_id=user.id)
     await record_event(session, type=SecurityEventType.PASSWORD_RESET, user_id=user.id)
     await session.flush()
     log_event("password_changed", user_id=user.id, via="reset")

@@ -4,7 +4,9 @@ Each change locks the user's row first (the one lock order of `lib.users.rows`) 
 ends every other session of the user for good; the caller's own session carries on under the
 new epoch, so the page that made the change stays signed in. Changing an active second factor
 takes the password and a code: both are checked under one throttle reservation, given back
-only when both are right.
+only when both are right. The first code that confirms an enrolment is throttled alike, so
+whoever holds a stolen session cannot guess a pending enrolment's codes (and take its recovery
+codes).
 """
 
 from __future__ import annotations
@@ -37,9 +39,7 @@ async def _check_password(
 ) -> Reservation:
     """A throttled password check (a wrong one counts as a failed login); the caller gives the
     reservation back once everything it asks for is right."""
-    reservation = await reserve_login_attempt(
-        session, identifier=user.email, ip_address=client.ip_address, message=THROTTLED
-    )
+    reservation = await reserve_login_attempt(session, user_id=user.id, ip_address=client.ip_address, message=THROTTLED)
     valid, _ = await verify_password(password, user.hashed_password)
     if not valid:
         log_event("mfa_change_failure", reason="wrong_password", user_id=user.id, ip=client.ip_address)
@@ -79,17 +79,25 @@ async def start_enrolment(session: AsyncSession, *, user: User, password: str, c
     return Enrolment(secret=secret, otpauth_uri=uri, qr_svg=qr_svg(uri))
 
 
-async def confirm_enrolment(session: AsyncSession, *, user: User, session_id: uuid.UUID, code: str) -> list[str]:
-    """Turn MFA on with a first code of the pending secret; the recovery codes, shown once."""
+async def confirm_enrolment(
+    session: AsyncSession, *, user: User, session_id: uuid.UUID, code: str, client: ClientInfo
+) -> list[str]:
+    """Turn MFA on with a first code of the pending secret; the recovery codes, shown once.
+    A wrong code counts toward the account's login throttle (429 once it is used up)."""
+    if user.mfa_enabled or not user.totp_secret_encrypted:
+        raise MfaNotPending()
+    reservation = await reserve_login_attempt(session, user_id=user.id, ip_address=client.ip_address, message=THROTTLED)
     locked = await _lock(session, user)
     if locked.mfa_enabled or not locked.totp_secret_encrypted:
         raise MfaNotPending()
     secret = decrypt_secret(locked.totp_secret_encrypted)
     step = matching_step(secret, normalize_code(code), after=None) if secret else None
     if step is None:
+        log_event("mfa_change_failure", reason="wrong_enrolment_code", user_id=locked.id, ip=client.ip_address)
         details = {"reason": "invalid_code", "during": "mfa_enrolment"}
         await record_failure(session, type=SecurityEventType.MFA_FAILED, user_id=locked.id, details=details)
         raise WrongMfaCode()
+    await release_this_attempt(session, reservation)
     locked.mfa_enabled = True
     locked.totp_last_step = step
     codes = await replace_recovery_codes(session, user_id=locked.id)

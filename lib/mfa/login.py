@@ -2,11 +2,12 @@
 
 The password step answers 403 `mfa_required` with an `mfa_token`: a signed token of its own
 type (`typ: mfa+jwt`, never accepted as an access or refresh token), good for five minutes,
-for one account, and only while that account's password and session epoch are the ones the
-password was checked against (a reset, a password change or a logout voids it). Exchanging it
-takes a code; wrong codes count toward the login throttle, and only a right code gives the
-account's count back: a right password alone never does, or a thief of the password could
-guess codes without end.
+for one account, and only while that account's password, session epoch and count of exchanged
+`mfa_token`s are the ones the password was checked against (a reset, a password change or a
+logout voids it, and so does its own exchange: one password check, at most one session).
+Exchanging it takes a code; wrong codes count toward the login throttle, and only a right code
+gives the account's count back: a right password alone never does, or a thief of the password
+could guess codes without end.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from dataclasses import replace
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lib.config import get_settings
 from lib.db import commit_now
 from lib.errors import EmailNotVerified, InvalidMfaCode, InvalidToken, TooManyRequests
 from lib.events.record import record_event, record_failure
@@ -28,7 +28,7 @@ from lib.models import SecurityEventType, User
 from lib.security.digest import token_digest
 from lib.security.throttle import release_attempt, reserve_login_attempt
 from lib.security.tokens import PASSWORD_AND_OTP, create_mfa_token, decode_token, token_client_id, uuid_claim
-from lib.sessions.lifecycle import revoke_user_sessions, start_session
+from lib.sessions.lifecycle import make_room_for_session, start_session
 from lib.sessions.schemas import ClientInfo, TokenPair
 from lib.users.rows import ensure_verified, lock_user
 
@@ -37,12 +37,13 @@ THROTTLED = "Too many failed logins; try again later"
 
 
 def _binding(user: User) -> str:
-    return token_digest(f"{user.id}:{user.session_epoch}:{user.hashed_password}")[:32]
+    return token_digest(f"{user.id}:{user.session_epoch}:{user.hashed_password}:{user.mfa_logins}")[:32]
 
 
 def issue_mfa_token(user: User, *, client_id: str | None = None) -> str:
-    """The `mfa_token` of a password step that was right, bound to the user's current password
-    and session epoch; it carries the token request's `client_id` on to the session."""
+    """The `mfa_token` of a password step that was right, bound to the user's current password,
+    session epoch and count of exchanged `mfa_token`s; it carries the token request's
+    `client_id` on to the session."""
     issued = create_mfa_token(
         user_id=user.id, binding=_binding(user), lifetime_seconds=MFA_TOKEN_LIFETIME_SECONDS, client_id=client_id
     )
@@ -67,7 +68,7 @@ async def complete_mfa_login(session: AsyncSession, *, mfa_token: str, code: str
         raise InvalidToken("This sign-in has expired; log in again")
     try:
         reservation = await reserve_login_attempt(
-            session, identifier=user.email, ip_address=client.ip_address, message=THROTTLED
+            session, user_id=user.id, ip_address=client.ip_address, message=THROTTLED
         )
     except TooManyRequests:
         await record_failure(
@@ -83,6 +84,7 @@ async def complete_mfa_login(session: AsyncSession, *, mfa_token: str, code: str
         details = {"reason": "invalid_code", "factor": factor}
         await record_failure(session, type=SecurityEventType.MFA_FAILED, user_id=locked.id, details=details)
         raise InvalidMfaCode()
+    locked.mfa_logins += 1  # this mfa_token is spent; a parallel exchange of it waits on the lock, then fails
     await release_attempt(session, reservation)
     if factor == "recovery_code":
         await record_event(session, type=SecurityEventType.RECOVERY_CODE_USED, user_id=locked.id)
@@ -91,8 +93,7 @@ async def complete_mfa_login(session: AsyncSession, *, mfa_token: str, code: str
     except EmailNotVerified:
         await commit_now(session)  # the code is spent and the attempt was not a failure
         raise
-    if get_settings().SINGLE_SESSION:
-        await revoke_user_sessions(session, user_id=locked.id)
+    await make_room_for_session(session, user=locked)
     client = replace(client, client_id=token_client_id(claims))
     pair = await start_session(
         session, user=locked, client=client, event=SecurityEventType.MFA_SUCCEEDED, amr=PASSWORD_AND_OTP

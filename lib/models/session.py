@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Column, ForeignKey, Integer, String, Uuid, func
+from sqlalchemy import BigInteger, Column, ForeignKey, Integer, String, Uuid, func
 from sqlmodel import Field, SQLModel
 
 from lib.models.base import UTCDateTime
@@ -50,6 +50,9 @@ class RefreshToken(SQLModel, table=True):
         default=None, sa_column=Column(UTCDateTime, server_default=func.now(), nullable=False)
     )
     expires_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
+    # The token's `iat`: with the other claims, which the row and its parent hold, the token can be
+    # signed again, byte for byte (RS256 is deterministic), for a retry within the grace window.
+    issued_at: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
     # The token this one replaced at rotation: within the grace window, only the immediately
     # previous token of a live successor may be presented again.

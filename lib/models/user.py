@@ -38,6 +38,9 @@ class User(SQLModel, table=True):
     mfa_enabled: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default="0"))
     totp_secret_encrypted: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     totp_last_step: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    # How many `mfa_token`s were exchanged for a sign-in: each is bound to the count at its issue,
+    # so each is good for one exchange.
+    mfa_logins: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
     background_questionnaire: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONVariant))
     created_at: datetime | None = Field(
         default=None, sa_column=Column(UTCDateTime, server_default=func.now(), nullable=False)

@@ -15,8 +15,16 @@ from functools import lru_cache
 from pathlib import Path
 
 from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
-from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    load_pem_private_key,
+    load_pem_public_key,
+)
 
 from lib.config_error import ConfigError
 from lib.env import env, env_list
@@ -133,6 +141,15 @@ def get_key_set() -> KeySet:
         previous = _public_key(_previous_key(decode_pem_setting(value, name), name), name)
         public_keys.setdefault(previous.kid, previous)
     return KeySet(signing_kid=current.kid, signing_key=signing_key, public_keys=public_keys)
+
+
+@lru_cache
+def derived_secret(purpose: str) -> bytes:
+    """A 256-bit secret for `purpose` alone, derived (HKDF-SHA256) from the signing key's private
+    bytes: nothing more to configure, and knowing it reveals neither the key nor another purpose's
+    secret. A new signing key gives new secrets."""
+    private = get_key_set().signing_key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode("utf-8")).derive(private)
 
 
 @lru_cache

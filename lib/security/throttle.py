@@ -5,17 +5,26 @@ counted and the new attempt recorded, and that record is committed at once, so p
 attempts see each other and no more than the limit get through. A successful login gives
 its reservation back; a failed one stays as the counted failure.
 
-Login counts two keys: the account (a digest of the normalized identifier, so that an
-unknown account is throttled exactly like a known one and no typed identifier is stored) and
-the client address (an IPv6 address counts by its /64, which one client usually holds whole).
-Sign-up and the email-sending requests count the client address only.
+Login counts two keys: the account and the client address (an IPv6 address counts by its /64,
+which one client usually holds whole). The account is one count whichever identifier is typed
+(its email, its username, any spelling of either); an identifier that names no account is
+counted by itself, alike, so a 429 tells nobody whether an account exists. The key is an HMAC
+under a secret derived from the signing key, so the table holds no typed identifier, nor a
+plain hash that a dump could be checked against. Second-factor codes and the passwords of
+signed-in changes count under the same account key. Sign-up and the email-sending requests
+count the client address only.
+
+A request run again after its transaction lost a race (`lib.middleware`) takes over the
+reservation its earlier run committed, so that it counts once.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import ipaddress
 import math
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,6 +39,8 @@ from lib.errors import TooManyRequests
 from lib.log import log_event
 from lib.models import Attempt, utcnow
 from lib.models.base import UTCDateTime
+from lib.request_runs import committed_by_earlier_run, keep_for_later_runs
+from lib.security.keys import derived_secret
 from lib.validation import normalize_email
 
 
@@ -56,8 +67,12 @@ def normalize_identifier(identifier: str) -> str:
     return normalize_email(identifier, strict=False) if "@" in identifier else identifier.lower()
 
 
-def account_key(identifier: str) -> str:
-    return f"account:{hashlib.sha256(normalize_identifier(identifier).encode('utf-8')).hexdigest()}"
+def account_key(*, user_id: uuid.UUID | None, identifier: str = "") -> str:
+    """The account's count: the same for every identifier of the account; an identifier that
+    names no account (`user_id` None) is counted by itself."""
+    subject = f"user:{user_id}" if user_id is not None else f"identifier:{normalize_identifier(identifier)}"
+    digest = hmac.new(derived_secret("login throttle keys"), subject.encode("utf-8"), hashlib.sha256)
+    return f"account:{digest.hexdigest()}"
 
 
 def address_key(ip_address: str | None, *, prefix: str = "ip") -> str | None:
@@ -74,10 +89,11 @@ def address_key(ip_address: str | None, *, prefix: str = "ip") -> str | None:
     return f"{prefix}:{address}"
 
 
-def login_limits(*, identifier: str, ip_address: str | None) -> list[Limit]:
+def login_limits(*, user_id: uuid.UUID | None, identifier: str = "", ip_address: str | None) -> list[Limit]:
     settings = get_settings()
     window = settings.LOGIN_FAILURE_WINDOW_SECONDS
-    limits = [Limit(account_key(identifier), settings.LOGIN_MAX_FAILURES, window, "account")]
+    account = account_key(user_id=user_id, identifier=identifier)
+    limits = [Limit(account, settings.LOGIN_MAX_FAILURES, window, "account")]
     address = address_key(ip_address)
     if address is not None:
         limits.append(Limit(address, settings.LOGIN_MAX_FAILURES_PER_IP, window, "address"))
@@ -109,9 +125,15 @@ async def reserve_attempt(
     session: AsyncSession, limits: Sequence[Limit], *, message: str, event: str = "throttled"
 ) -> Reservation:
     """Record one attempt under every limit and commit it, or refuse with 429 when a limit is
-    used up (nothing recorded)."""
+    used up (nothing recorded). A request run again after a lost race takes over what its
+    earlier run reserved: one request, one attempt."""
+    kind = ("throttle reservation", *(limit.key for limit in limits))
+    earlier: Reservation | None = committed_by_earlier_run(kind)
+    if earlier is not None:
+        return earlier
     reservation = await record_attempt(session, limits, message=message, event=event)
     await commit_now(session)  # parallel attempts must see this one, and a failure keeps it
+    keep_for_later_runs(kind, reservation)
     return reservation
 
 
@@ -185,11 +207,12 @@ async def _retry_after(session: AsyncSession, limits: Sequence[Limit], *, now: d
 
 
 async def reserve_login_attempt(
-    session: AsyncSession, *, identifier: str, ip_address: str | None, message: str
+    session: AsyncSession, *, user_id: uuid.UUID | None, identifier: str = "", ip_address: str | None, message: str
 ) -> Reservation:
-    return await reserve_attempt(
-        session, login_limits(identifier=identifier, ip_address=ip_address), message=message, event="login_throttled"
-    )
+    """A password or second-factor attempt against the account `user_id` (None: the typed
+    `identifier` names no account) from `ip_address`."""
+    limits = login_limits(user_id=user_id, identifier=identifier, ip_address=ip_address)
+    return await reserve_attempt(session, limits, message=message, event="login_throttled")
 
 
 async def release_this_attempt(session: AsyncSession, reservation: Reservation) -> None:
@@ -206,7 +229,6 @@ async def release_attempt(session: AsyncSession, reservation: Reservation) -> No
     await session.execute(delete(Attempt).where(mine if reservation.account_key is None else or_(mine, account)))
 
 
-async def clear_account_failures(session: AsyncSession, *, identifiers: Iterable[str]) -> None:
-    """Forget the failures counted against these identifiers (an account's email and username)."""
-    keys = [account_key(identifier) for identifier in identifiers]
-    await session.execute(delete(Attempt).where(col(Attempt.key).in_(keys)))
+async def clear_account_failures(session: AsyncSession, *, user_id: uuid.UUID) -> None:
+    """Forget the failures counted against the account (its owner proved themselves by email)."""
+    await session.execute(delete(Attempt).where(col(Attempt.key) == account_key(user_id=user_id)))

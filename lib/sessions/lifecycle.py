@@ -8,6 +8,7 @@ lock order everywhere: the user's row first, then its sessions, refresh tokens a
 
 from __future__ import annotations
 
+import hmac
 import time
 import uuid
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from sqlalchemy import insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from lib.config import get_settings
 from lib.db import dialect_name
 from lib.events.record import EVENTS, event_row
 from lib.models import AuthSession, RefreshToken, SecurityEventType, User, utcnow
@@ -34,9 +36,11 @@ def _signed_pair(
     amr: tuple[str, ...],
     issued_at: int | None,
     client_id: str | None,
+    jti: uuid.UUID | None = None,
 ) -> tuple[TokenPair, dict[str, Any]]:
-    """A new access and refresh token in the session, and the refresh token's row to record."""
-    jti = uuid.uuid4()
+    """A new access token and a refresh token (a new one, or the one `jti` names signed again) in
+    the session, and the refresh token's row to record."""
+    jti = jti or uuid.uuid4()
     refresh = create_refresh_token(
         user_id=user_id, session_id=session_id, jti=jti, amr=amr, issued_at=issued_at, client_id=client_id
     )
@@ -55,6 +59,7 @@ def _signed_pair(
         "session_id": session_id,
         "token_hash": token_digest(refresh.token),
         "expires_at": expires_at,
+        "issued_at": refresh.issued_at,
         "parent_id": parent_id,
     }
     return pair, row
@@ -83,6 +88,33 @@ async def issue_token_pair(
     )
     await session.execute(insert(RefreshToken.__table__).values(**row))  # type: ignore[attr-defined]
     return pair
+
+
+def reissue_token_pair(
+    *,
+    user_id: uuid.UUID,
+    role: str,
+    session_id: uuid.UUID,
+    amr: tuple[str, ...],
+    client_id: str,
+    token: RefreshToken,
+) -> TokenPair | None:
+    """A new access token with the refresh token `token` records, signed again: the very token
+    that was issued (RS256 signatures are deterministic). None when it cannot be reproduced (a
+    row from before `issued_at` was kept, or the refresh lifetime changed since)."""
+    if token.issued_at is None:
+        return None
+    pair, row = _signed_pair(
+        user_id=user_id,
+        role=role,
+        session_id=session_id,
+        parent_id=token.parent_id,
+        amr=amr,
+        issued_at=token.issued_at,
+        client_id=client_id,
+        jti=token.id,
+    )
+    return pair if hmac.compare_digest(row["token_hash"], token.token_hash) else None
 
 
 async def start_session(
@@ -119,6 +151,7 @@ async def start_session(
         user_id=user.id,
         user_agent=(client.user_agent or None) and client.user_agent[:255],
         ip_address=client.ip_address,
+        last_used_at=utcnow(),  # to the microsecond (SQLite's now() has seconds), for `make_room_for_session`
         expires_at=pair.refresh_expires_at,
         epoch=user.session_epoch,
     )
@@ -136,6 +169,30 @@ async def start_session(
     ]
     await session.execute(insert(tokens).from_select(list(token), select(*values)).add_cte(started.cte("event")))
     return pair
+
+
+async def make_room_for_session(session: AsyncSession, *, user: User) -> None:
+    """Before a login starts a session: with `SINGLE_SESSION` every other session of `user` ends;
+    otherwise the least recently used ones end, so that the user holds at most
+    `MAX_SESSIONS_PER_USER` live sessions with the new one. The caller holds the user's row lock,
+    so parallel logins count each other's sessions."""
+    settings = get_settings()
+    if settings.SINGLE_SESSION:
+        await revoke_user_sessions(session, user_id=user.id)
+        return
+    now = utcnow()
+    beyond_the_cap = (
+        select(col(AuthSession.id))
+        .where(
+            col(AuthSession.user_id) == user.id,
+            col(AuthSession.revoked_at).is_(None),
+            col(AuthSession.epoch) == user.session_epoch,
+            col(AuthSession.expires_at) > now,
+        )
+        .order_by(col(AuthSession.last_used_at).desc())
+        .offset(settings.MAX_SESSIONS_PER_USER - 1)
+    )
+    await session.execute(update(AuthSession).where(col(AuthSession.id).in_(beyond_the_cap)).values(revoked_at=now))
 
 
 async def end_user_sessions(session: AsyncSession, *, user: User) -> None:

@@ -8,7 +8,6 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from lib.config import get_settings
 from lib.db import commit_now
 from lib.errors import EmailNotVerified, InvalidCredentials, MfaRequired, TooManyRequests
 from lib.events.record import record_event, record_failure
@@ -17,7 +16,7 @@ from lib.mfa.login import issue_mfa_token
 from lib.models import SecurityEventType, User
 from lib.security.digest import identifier_digest
 from lib.security.throttle import normalize_identifier, release_attempt, release_this_attempt, reserve_login_attempt
-from lib.sessions.lifecycle import end_user_sessions, revoke_user_sessions, start_session
+from lib.sessions.lifecycle import end_user_sessions, make_room_for_session, start_session
 from lib.sessions.schemas import ClientInfo, TokenPair
 from lib.users.rows import ensure_verified, lock_unchanged, lock_user
 
@@ -57,7 +56,7 @@ async def login(session: AsyncSession, *, identifier: str, password: str, client
     user_id = user.id if user else None
     try:
         reservation = await reserve_login_attempt(
-            session, identifier=identifier, ip_address=client.ip_address, message=THROTTLED
+            session, user_id=user_id, identifier=identifier, ip_address=client.ip_address, message=THROTTLED
         )
     except TooManyRequests:
         details = failure_details("throttled", user=user, identifier=identifier)
@@ -93,8 +92,7 @@ async def login(session: AsyncSession, *, identifier: str, password: str, client
         # The right password: the attempt is not counted as a failure, but the account saw it.
         await record_failure(session, type=LOGIN_FAILED, user_id=locked.id, details={"reason": "email_not_verified"})
         raise
-    if get_settings().SINGLE_SESSION:
-        await revoke_user_sessions(session, user_id=locked.id)
+    await make_room_for_session(session, user=locked)
     pair = await start_session(session, user=locked, client=client, event=SecurityEventType.LOGIN_SUCCEEDED)
     log_event("login", user_id=locked.id, session_id=pair.session_id, ip=client.ip_address)
     return pair

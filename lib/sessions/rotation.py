@@ -26,7 +26,7 @@ from lib.events.record import record_event
 from lib.log import log_event
 from lib.models import AuthSession, RefreshToken, SecurityEventType, User, utcnow
 from lib.security.tokens import decode_token, refresh_token_expiry, token_amr, token_client_id, uuid_claim
-from lib.sessions.lifecycle import issue_token_pair, revoke_session
+from lib.sessions.lifecycle import issue_token_pair, reissue_token_pair, revoke_session
 from lib.sessions.schemas import TokenPair
 from lib.users.rows import ensure_verified
 
@@ -71,6 +71,21 @@ MOVE_ON = (
     .returning(_users_own(_users.c.role).label("role"), _users_own(_users.c.is_verified).label("is_verified"))
 )
 
+# A token retried within the grace window: the user's role and `is_verified` while the session is
+# live, read without a lock (the request that consumed the token moved the session on, and this
+# one writes nothing), so that a burst of retries is not served one at a time.
+STILL_LIVE = (
+    select(_users.c.role, _users.c.is_verified)
+    .select_from(_sessions.join(_users, _users.c.id == _sessions.c.user_id))
+    .where(
+        _sessions.c.id == bindparam("sid"),
+        _sessions.c.user_id == bindparam("sub"),
+        _sessions.c.revoked_at.is_(None),
+        _sessions.c.epoch == _users.c.session_epoch,
+        _users.c.is_active,
+    )
+)
+
 # Both in one statement on PostgreSQL: the session's UPDATE, in a data-modifying CTE, is fed by
 # the token's; the outer SELECT says whether the token was consumed, and what the move returned.
 _consumed = CONSUME.cte("consumed")
@@ -97,26 +112,33 @@ async def consume(session: AsyncSession, parameters: dict[str, Any]) -> tuple[bo
 
 
 async def move_on(session: AsyncSession, parameters: dict[str, Any]) -> tuple[str, bool] | None:
-    """Move the session on alone (a token retried within the grace window was consumed before)."""
+    """Move the session on alone (SQLite, once the token was consumed)."""
     row = (await session.execute(MOVE_ON, parameters)).first()
     return None if row is None else (str(row[0]), bool(row[1]))
 
 
-async def _within_grace(session: AsyncSession, *, token_id: uuid.UUID, used_at: datetime | None) -> bool:
-    """Whether a consumed token presented again is the immediately previous one of its family,
-    within `REFRESH_REUSE_GRACE_SECONDS` of its rotation: a retry, or a second tab. It is not
-    once any token issued in exchange for it has itself been used."""
+async def still_live(session: AsyncSession, parameters: dict[str, Any]) -> tuple[str, bool] | None:
+    """The user's role and `is_verified` while the session is live (a token retried within the
+    grace window), or None."""
+    row = (await session.execute(STILL_LIVE, parameters)).first()
+    return None if row is None else (str(row[0]), bool(row[1]))
+
+
+async def _successor_within_grace(
+    session: AsyncSession, *, token_id: uuid.UUID, used_at: datetime | None
+) -> RefreshToken | None:
+    """The token issued in exchange for a consumed token presented again, if that one is the
+    immediately previous token of its family, within `REFRESH_REUSE_GRACE_SECONDS` of its
+    rotation: a retry, or a second tab. None once the successor has itself been used."""
     grace = get_settings().REFRESH_REUSE_GRACE_SECONDS
     if grace <= 0 or used_at is None or used_at + timedelta(seconds=grace) < utcnow():
-        return False
-    successor_used = (
-        await session.execute(
-            select(col(RefreshToken.id))
-            .where(col(RefreshToken.parent_id) == token_id, col(RefreshToken.used_at).is_not(None))
-            .limit(1)
-        )
-    ).first()
-    return successor_used is None
+        return None
+    successors = (
+        (await session.execute(select(RefreshToken).where(col(RefreshToken.parent_id) == token_id))).scalars().all()
+    )
+    if not successors or any(successor.used_at is not None for successor in successors):
+        return None
+    return successors[0]
 
 
 async def rotate_refresh_token(session: AsyncSession, *, presented: str, client_id: str | None = None) -> TokenPair:
@@ -125,8 +147,9 @@ async def rotate_refresh_token(session: AsyncSession, *, presented: str, client_
 
     The token is identified by its `jti`. Consumption is one conditional UPDATE, so of
     concurrent requests with the same token exactly one consumes it; the others are within
-    the grace window (each gets a pair in the same session) or are reuse: the whole family
-    is revoked (and that revocation is committed) before answering 401.
+    the grace window (each gets a new access token and the very refresh token that the
+    consuming request got, so a session never holds two live refresh tokens) or are reuse: the
+    whole family is revoked (and that revocation is committed) before answering 401.
     """
     claims = decode_token(presented, "refresh")
     issued_to = token_client_id(claims)
@@ -142,6 +165,7 @@ async def rotate_refresh_token(session: AsyncSession, *, presented: str, client_
         "new_expiry": datetime.fromtimestamp(refresh_token_expiry(issued_at), UTC),
     }
     consumed, moved = await consume(session, parameters)
+    successor = None
     if not consumed:
         used_at = (
             await session.execute(
@@ -154,7 +178,8 @@ async def rotate_refresh_token(session: AsyncSession, *, presented: str, client_
         ).first()
         if used_at is None:
             raise InvalidToken("Unknown refresh token")
-        if not await _within_grace(session, token_id=token_id, used_at=used_at[0]):
+        successor = await _successor_within_grace(session, token_id=token_id, used_at=used_at[0])
+        if successor is None:
             await revoke_session(session, session_id=session_id)
             await record_event(
                 session, type=SecurityEventType.REFRESH_REUSE_DETECTED, user_id=user_id, session_id=session_id
@@ -163,11 +188,24 @@ async def rotate_refresh_token(session: AsyncSession, *, presented: str, client_
             log_event("refresh_reuse_detected", session_id=session_id)
             raise RefreshTokenReused()
         log_event("refresh_retried_within_grace", session_id=session_id)
-        moved = await move_on(session, parameters)
+        moved = await still_live(session, parameters)
     if moved is None:
         raise TokenRevoked()
     role, is_verified = moved
     ensure_verified(is_verified)
+    if successor is not None:
+        # The refresh token the first presentation got, signed again, and a new access token.
+        given_again = reissue_token_pair(
+            user_id=user_id,
+            role=role,
+            session_id=session_id,
+            amr=token_amr(claims),
+            client_id=issued_to,
+            token=successor,
+        )
+        if given_again is None:
+            raise TokenRevoked()  # a successor that cannot be signed again; whoever holds it carries on
+        return given_again
     return await issue_token_pair(
         session,
         user_id=user_id,

@@ -42,14 +42,14 @@ async def test_a_lower_account_limit_does_not_lower_the_address_limit(
     assert (await login(client, user.username, user.password)).status_code == 200
 
 
-async def test_a_successful_reset_clears_the_account_count_by_email_and_by_username(
+async def test_a_successful_reset_clears_the_account_count(
     client: httpx.AsyncClient, users: UserFactory, smtp_server: Mailbox, settings_env: Callable[..., None]
 ) -> None:
     settings_env(LOGIN_MAX_FAILURES="5", LOGIN_MAX_FAILURES_PER_IP="1000")
     user = await users.sign_up()
+    for identifier in (user.email, user.username, user.email, user.username, user.email):
+        assert (await login(client, identifier, "a guess")).status_code == 401
     for identifier in (user.email, user.username):
-        for _ in range(5):
-            assert (await login(client, identifier, "a guess")).status_code == 401
         assert (await login(client, identifier, user.password)).status_code == 429
     token = await reset_link(client, smtp_server, user.email)
 

@@ -118,11 +118,12 @@ async def test_wrong_codes_count_toward_the_login_throttle_and_a_right_code_give
     settings_env(LOGIN_MAX_FAILURES="3", LOGIN_FAILURE_WINDOW_SECONDS="600")
     me = await users.sign_up()
     enrolled = await enrol(client, me)
-    token = await mfa_token(client, me.username)
+    token = await mfa_token(client, me.email)
     for _ in range(2):
         assert (await exchange(client, token, "000000")).status_code == 401
-    # The right password in between gives no failure back (or a thief of the password could guess forever).
-    token = await mfa_token(client, me.username)
+    # The right password in between gives no failure back (or a thief of the password could
+    # guess forever): by the same identifier, so that only the password step could clear them.
+    token = await mfa_token(client, me.email)
     assert (await exchange(client, token, "111111")).status_code == 401
     throttled = await exchange(client, token, totp_code(enrolled.secret))
     assert throttled.status_code == 429
@@ -130,8 +131,46 @@ async def test_wrong_codes_count_toward_the_login_throttle_and_a_right_code_give
     assert int(throttled.headers["retry-after"]) > 0
     # Logging in by email or by username: the codes were counted against the account.
     assert (await client.post("/api/v1/login", data={"username": me.email, "password": PASSWORD})).status_code == 429
-    by_username = await mfa_token(client, me.username)
-    assert (await exchange(client, by_username, totp_code(enrolled.secret))).status_code == 429
+    assert (await client.post("/api/v1/login", data={"username": me.username, "password": PASSWORD})).status_code == 429
+
+
+async def test_wrong_codes_and_wrong_passwords_by_username_are_one_count(
+    client: httpx.AsyncClient, users: UserFactory, settings_env: Callable[..., None]
+) -> None:
+    settings_env(LOGIN_MAX_FAILURES="3", LOGIN_FAILURE_WINDOW_SECONDS="600")
+    me = await users.sign_up()
+    enrolled = await enrol(client, me)
+    token = await mfa_token(client, me.email)
+    for _ in range(2):
+        assert (await exchange(client, token, "000000")).status_code == 401
+    assert (await client.post("/api/v1/login", data={"username": me.username, "password": "no"})).status_code == 401
+    assert (await exchange(client, token, totp_code(enrolled.secret))).status_code == 429
+
+
+async def test_an_mfa_token_signs_in_once(client: httpx.AsyncClient, users: UserFactory) -> None:
+    """One password check, one session: a second code (here a recovery code) with the same
+    mfa_token is refused although the code itself is good."""
+    me = await users.sign_up()
+    enrolled = await enrol(client, me)
+    token = await mfa_token(client, me.username)
+    assert (await exchange(client, token, totp_code(enrolled.secret))).status_code == 200
+    again = await exchange(client, token, enrolled.recovery_codes[0])
+    assert again.status_code == 401
+    assert again.json()["code"] == "invalid_token"
+    # The recovery code was not spent: a new password check takes it.
+    assert (await exchange(client, await mfa_token(client, me.username), enrolled.recovery_codes[0])).status_code == 200
+
+
+async def test_a_logout_voids_an_outstanding_mfa_token(client: httpx.AsyncClient, users: UserFactory) -> None:
+    me = await users.sign_up()
+    enrolled = await enrol(client, me)  # the enrolling session stays signed in
+    token = await mfa_token(client, me.username)
+    assert (await client.post("/api/v1/logout", headers=me.headers)).status_code == 204
+
+    response = await exchange(client, token, totp_code(enrolled.secret))
+
+    assert response.status_code == 401
+    assert response.json()["code"] == "invalid_token"
 
 
 async def test_a_right_code_clears_the_accounts_failures(

@@ -40,6 +40,39 @@ async def test_failures_throttle_the_account_even_with_the_right_password(
     assert (await login(client, f"  {user.username.upper()} ", user.password)).status_code == 429
 
 
+async def test_the_email_and_the_username_of_an_account_are_one_count(
+    client: httpx.AsyncClient, users: UserFactory, settings_env: SettingsEnv
+) -> None:
+    settings_env(LOGIN_MAX_FAILURES="3", LOGIN_FAILURE_WINDOW_SECONDS="600")
+    user = await users.sign_up()
+    for identifier in (user.email, user.username, f" {user.email.upper()}"):
+        assert (await login(client, identifier, "wrong password")).status_code == 401
+    for identifier in (user.username, user.email):
+        response = await login(client, identifier, user.password)
+        assert response.status_code == 429
+        assert int(response.headers["retry-after"]) > 0
+    # One row per failure under the account, whichever identifier was typed.
+    accounts = [key for key in await failure_rows() if key.startswith("account:")]
+    assert len(accounts) == 3
+    assert len(set(accounts)) == 1
+
+
+async def test_a_wrong_current_password_counts_under_the_account_whatever_logs_in(
+    client: httpx.AsyncClient, users: UserFactory, settings_env: SettingsEnv
+) -> None:
+    settings_env(LOGIN_MAX_FAILURES="3", LOGIN_FAILURE_WINDOW_SECONDS="600", SINGLE_SESSION="false")
+    user = await users.sign_up()
+    for _ in range(2):
+        changed = await client.post(
+            "/api/v1/user/me/password",
+            headers=user.headers,
+            json={"current_password": "not my password", "new_password": "a brand new passphrase"},
+        )
+        assert changed.status_code == 400
+    assert (await login(client, user.username, "wrong password")).status_code == 401
+    assert (await login(client, user.username, user.password)).status_code == 429
+
+
 async def test_success_after_the_window_passes(
     client: httpx.AsyncClient, users: UserFactory, settings_env: SettingsEnv
 ) -> None:

@@ -149,6 +149,24 @@ async def test_wrong_codes_of_changes_count_toward_the_throttle(
     assert "retry-after" in throttled.headers
 
 
+async def test_wrong_codes_at_enrolment_confirmation_count_toward_the_login_throttle(
+    client: httpx.AsyncClient, users: UserFactory, settings_env: Callable[..., None]
+) -> None:
+    """Whoever stole a session cannot guess a pending enrolment's code (and take its recovery codes)."""
+    settings_env(LOGIN_MAX_FAILURES="3", LOGIN_FAILURE_WINDOW_SECONDS="600")
+    me = await users.sign_up()
+    secret = (await client.post(START, headers=me.headers, json={"password": PASSWORD})).json()["secret"]
+    for offset in (5, 6, 7):
+        wrong = await client.post(CONFIRM, headers=me.headers, json={"code": totp_code(secret, offset)})
+        assert wrong.status_code == 400
+        assert wrong.json()["code"] == "wrong_mfa_code"
+    throttled = await client.post(CONFIRM, headers=me.headers, json={"code": totp_code(secret)})
+    assert throttled.status_code == 429
+    assert int(throttled.headers["retry-after"]) > 0
+    assert (await client.get("/api/v1/user/me", headers=me.headers)).json()["mfa_enabled"] is False
+    assert (await users.login(me.username)).status_code == 429  # the account's count
+
+
 async def test_turning_mfa_off_with_a_recovery_code(
     client: httpx.AsyncClient, users: UserFactory, smtp_server: Mailbox
 ) -> None:

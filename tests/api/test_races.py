@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import random
+import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from functools import partial
 
 import httpx
 import pytest
+from sqlalchemy import func, select
+from sqlmodel import col
 
+from lib.db import get_engine
+from lib.models import RefreshToken
 from tests.fixtures.database import is_postgres
 from tests.fixtures.mail import Mailbox
 from tests.fixtures.mfa import LOGIN_MFA, enrol, mfa_token, totp_code
@@ -191,6 +196,45 @@ async def test_parallel_wrong_guesses_stop_at_the_account_limit(
         user = await users.sign_up()
         data = {"username": user.username, "password": "wrong guess"}
         answers = await asyncio.gather(*(send(client, "POST", "/api/v1/login", data=data) for _ in range(20)))
+        findings.add(trial, *throttle_problems(answers, limit=5))
+    findings.assert_none()
+
+
+async def test_parallel_wrong_guesses_by_email_and_username_stop_at_the_account_limit(
+    client: httpx.AsyncClient, users: UserFactory, race_settings: Callable[..., None]
+) -> None:
+    race_settings(LOGIN_MAX_FAILURES="5", LOGIN_FAILURE_WINDOW_SECONDS="900")
+    findings = Findings()
+    for trial in range(findings.trials):
+        user = await users.sign_up()
+        identifiers = [user.email if n % 2 else user.username for n in range(20)]
+        answers = await asyncio.gather(
+            *(
+                send(client, "POST", "/api/v1/login", data={"username": name, "password": "wrong"})
+                for name in identifiers
+            )
+        )
+        findings.add(trial, *throttle_problems(answers, limit=5))
+    findings.assert_none()
+
+
+@pytest.mark.timeout(60 + 15 * race_trials())  # a few seconds a trial
+async def test_parallel_wrong_codes_and_passwords_stop_at_the_account_limit(
+    client: httpx.AsyncClient, users: UserFactory, race_settings: Callable[..., None]
+) -> None:
+    findings = Findings()
+    for trial in range(findings.trials):
+        race_settings(**GENEROUS_LIMITS)
+        user = await users.sign_up()
+        await enrol(client, user)
+        tokens = [await mfa_token(client, user.email) for _ in range(10)]
+        race_settings(LOGIN_MAX_FAILURES="5")
+        wrong_codes = (send(client, "POST", LOGIN_MFA, json={"mfa_token": token, "code": "000000"}) for token in tokens)
+        wrong_passwords = (
+            send(client, "POST", "/api/v1/login", data={"username": user.username, "password": "wrong"})
+            for _ in range(10)
+        )
+        answers = await asyncio.gather(*wrong_codes, *wrong_passwords)
         findings.add(trial, *throttle_problems(answers, limit=5))
     findings.assert_none()
 
@@ -371,3 +415,72 @@ async def test_a_logout_during_refreshes_ends_every_session_and_logs_no_deadlock
         last_pairs = [pair for loop in loops if loop and (pair := loop[-1].pair) is not None]
         findings.add(trial, *await live_pairs(client, last_pairs))
     findings.assert_none(postgres_log)
+
+
+async def test_one_mfa_token_signs_in_once_whatever_codes_are_sent_with_it(
+    client: httpx.AsyncClient, users: UserFactory, settings_env: Callable[..., None]
+) -> None:
+    """One password check, at most one session: three good codes sent at once with one mfa_token."""
+    settings_env(**GENEROUS_LIMITS)
+    findings = Findings()
+    for trial in range(findings.trials):
+        member = await users.sign_up()
+        enrolled = await enrol(client, member)
+        token = await mfa_token(client, member.username)
+        codes = [totp_code(enrolled.secret, offset=1), *enrolled.recovery_codes[:2]]
+        answers = await asyncio.gather(
+            *(send(client, "POST", LOGIN_MFA, json={"mfa_token": token, "code": code}) for code in codes)
+        )
+        statuses = Counter(answer.status for answer in answers)
+        if statuses != Counter({200: 1, 401: 2}):
+            findings.add(trial, f"one mfa_token with three good codes answered {dict(statuses)}")
+    findings.assert_none()
+
+
+async def live_refresh_tokens(session_id: str) -> int:
+    async with get_engine().connect() as connection:
+        statement = select(func.count()).where(
+            col(RefreshToken.session_id) == uuid.UUID(session_id), col(RefreshToken.used_at).is_(None)
+        )
+        return int((await connection.execute(statement)).scalar_one())
+
+
+@pytest.mark.timeout(60 + 15 * race_trials())  # a few seconds a trial
+async def test_parallel_replays_inside_the_grace_window_leave_one_live_refresh_token(
+    client: httpx.AsyncClient, users: UserFactory, race_settings: Callable[..., None]
+) -> None:
+    """300 clients (or one client's retries) present one refresh token at once, well inside the
+    grace window: one consumes it, and every other gets the very refresh token it got."""
+    race_settings(REFRESH_REUSE_GRACE_SECONDS="120")
+    findings = Findings()
+    for trial in range(findings.trials):
+        user = await users.sign_up()
+        sid = unverified_claims(user.access_token)["sid"]
+        body = {"refresh_token": user.refresh_token}
+        answers = await asyncio.gather(*(send(client, "POST", "/api/v1/refresh", json=body) for _ in range(300)))
+        statuses = Counter(answer.status for answer in answers)
+        given = {pair["refresh_token"] for answer in answers if (pair := answer.pair) is not None}
+        live = await live_refresh_tokens(sid)
+        if statuses != Counter({200: 300}) or len(given) != 1 or live != 1:
+            findings.add(trial, f"{dict(statuses)}: {len(given)} refresh tokens given, {live} live in the session")
+        for refresh_token in list(given)[:1]:
+            again = await send(client, "POST", "/api/v1/refresh", json={"refresh_token": refresh_token})
+            if again.pair is None:
+                findings.add(trial, f"the refresh token given refreshed with {again.status} {again.body}")
+    findings.assert_none()
+
+
+async def test_parallel_logins_leave_at_most_the_cap_of_live_sessions(
+    client: httpx.AsyncClient, users: UserFactory, race_settings: Callable[..., None]
+) -> None:
+    race_settings(SINGLE_SESSION="false", MAX_SESSIONS_PER_USER="3")
+    findings = Findings()
+    for trial in range(findings.trials):
+        user = await users.sign_up()
+        data = {"username": user.username, "password": user.password}
+        answers = await asyncio.gather(*(send(client, "POST", "/api/v1/login", data=data) for _ in range(10)))
+        findings.add(trial, *server_errors(answers))
+        live = await live_pairs(client, [pair for answer in answers if (pair := answer.pair) is not None])
+        if len(live) != 3:
+            findings.add(trial, f"{len(live)} of 10 sessions live after parallel logins (cap 3)")
+    findings.assert_none()

@@ -54,6 +54,24 @@ async def test_previous_token_again_within_the_window_gets_a_pair_in_the_same_se
         assert await me_status(client, await rotated(client, pair["refresh_token"])) == 200
 
 
+async def test_a_retry_within_the_window_gets_the_very_refresh_token_the_first_presentation_got(
+    client: httpx.AsyncClient, users: UserFactory
+) -> None:
+    """However often a client retries, its session holds one live refresh token."""
+    user = await users.sign_up()
+    first = await rotated(client, user.refresh_token)
+
+    retries = [await rotated(client, user.refresh_token) for _ in range(3)]
+
+    assert {pair["refresh_token"] for pair in retries} == {first["refresh_token"]}
+    assert len({pair["access_token"] for pair in (first, *retries)}) == 4  # each answer a working access token
+    for pair in retries:
+        assert await me_status(client, pair) == 200
+    # Once that token is used, the one before it is two rotations back: reuse.
+    await rotated(client, first["refresh_token"])
+    assert (await refresh(client, user.refresh_token)).json()["code"] == "token_reused"
+
+
 async def test_token_two_rotations_back_is_reuse_even_within_the_window(
     client: httpx.AsyncClient, users: UserFactory
 ) -> None:

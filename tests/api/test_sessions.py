@@ -153,3 +153,41 @@ async def test_deleting_a_session_with_a_malformed_id_is_422(client: httpx.Async
 async def test_sessions_require_a_token(client: httpx.AsyncClient) -> None:
     assert (await client.get(PATH)).status_code == 401
     assert (await client.delete(f"{PATH}/{uuid.uuid4()}")).status_code == 401
+
+
+async def _refresh(client: httpx.AsyncClient, refresh_token: str) -> httpx.Response:
+    return await client.post("/api/v1/refresh", json={"refresh_token": refresh_token})
+
+
+async def test_a_session_beyond_the_cap_ends_the_least_recently_used(
+    client: httpx.AsyncClient, users: UserFactory, settings_env: Callable[..., None]
+) -> None:
+    settings_env(MAX_SESSIONS_PER_USER="3")
+    me = await users.sign_up()
+    laptop = await _login(client, me.username, "Laptop")
+    phone = await _login(client, me.username, "Phone")
+    refreshed = await _refresh(client, me.refresh_token)  # the sign-up's session, used again
+    assert refreshed.status_code == 200
+
+    tablet = await _login(client, me.username, "Tablet")  # one too many: the laptop's is the least recently used
+
+    agents = sorted(entry["user_agent"] for entry in await _list(client, tablet["access_token"]))
+    assert agents[:2] == ["Phone", "Tablet"]
+    assert agents[2].startswith("python-httpx")  # the sign-up's
+    assert len(agents) == 3
+    assert (await client.get("/api/v1/user/me", headers=bearer(laptop["access_token"]))).status_code == 401
+    assert (await _refresh(client, laptop["refresh_token"])).status_code == 401
+    for pair in (phone, refreshed.json()):
+        assert (await client.get("/api/v1/user/me", headers=bearer(pair["access_token"]))).status_code == 200
+
+    await _login(client, me.username, "Desktop")  # and now the phone's
+    assert (await _refresh(client, phone["refresh_token"])).status_code == 401
+    assert (await _refresh(client, refreshed.json()["refresh_token"])).status_code == 200
+
+
+async def test_a_user_holds_twenty_live_sessions_by_default(client: httpx.AsyncClient, users: UserFactory) -> None:
+    me = await users.sign_up()
+    logins = [await _login(client, me.username, f"Device {n}") for n in range(20)]
+    sessions = await _list(client, logins[-1]["access_token"])
+    assert sorted(entry["user_agent"] for entry in sessions) == sorted(f"Device {n}" for n in range(20))
+    assert (await client.get("/api/v1/user/me", headers=me.headers)).status_code == 401

@@ -11,10 +11,10 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from scripts.benchmark.roundtrips import CountingProxy
 from sqlalchemy import event
 
 from lib.db import get_engine
+from scripts.benchmark.roundtrips import CountingProxy
 from tests.fixtures.app import SettingsEnv, make_client
 from tests.fixtures.database import is_postgres
 from tests.fixtures.users import PASSWORD, UserFactory
