@@ -45,7 +45,7 @@ async def test_the_verification_email_and_its_resends_carry_no_name_or_username(
         assert received.text.startswith("Hello,")
 
 
-async def test_notices_greet_by_name_only_once_the_address_is_verified(
+async def test_security_notices_never_carry_the_name_and_link_emails_only_to_a_verified_address(
     client: httpx.AsyncClient, users: UserFactory, smtp_server: Mailbox
 ) -> None:
     user = await users.sign_up(first_name=LURE)
@@ -67,7 +67,13 @@ async def test_notices_greet_by_name_only_once_the_address_is_verified(
         json={"current_password": "a second password 2", "new_password": "a third password 3"},
     )
     assert again.status_code == 200
-    assert smtp_server.last(user.email, "password was changed").text.startswith(f"Hello {LURE},")  # verified now
+    # A security notice carries no name even to a verified address: whoever stole a session could
+    # have set it, and must not write to the owner in our name.
+    verified_notice = smtp_server.last(user.email, "password was changed")
+    assert_carries_nothing_typed(verified_notice, LURE)
+    assert verified_notice.text.startswith("Hello,")
+    assert (await client.post("/api/v1/forgot-password", json={"email": user.email})).status_code == 202
+    assert smtp_server.last(user.email, "Reset").text.startswith(f"Hello {LURE},")  # a link email, verified now
 
 
 async def test_the_sign_up_attempt_notice_to_an_unverified_owner_carries_no_name(
