@@ -98,6 +98,15 @@ def queue_email(
     session.info.setdefault(_QUEUED, []).append(row.id)
 
 
+def queue_security_notice(session: AsyncSession, *, kind: EmailKind, user: User, subject: str, change: str) -> None:
+    """Tell the owner what changed and when, in case it was not them; sent if the change commits.
+    A notice carries no text that whoever holds the session chose (`lib.email.sending` adds no name)."""
+    from lib.models import utcnow
+
+    data = {"change": change, "changed_at": utcnow().strftime("%d %B %Y at %H:%M UTC").lstrip("0")}
+    queue_email(session, kind=kind, user=user, subject=subject, data=data)
+
+
 def publish_in_any_case(session: AsyncSession) -> None:
     """Where emails go through a queue, hand the queue a message after this transaction commits
     even when it queued no email: a request that may or may not email someone (forgot-password

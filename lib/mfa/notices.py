@@ -7,8 +7,8 @@ from typing import Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lib.config import get_settings
-from lib.email.outbox import queue_email
-from lib.models import EmailKind, User, utcnow
+from lib.email.outbox import queue_security_notice
+from lib.models import EmailKind, User
 
 MfaChange = Literal["enabled", "disabled", "disabled_by_admin", "recovery_codes"]
 
@@ -22,10 +22,5 @@ _SUBJECTS: dict[MfaChange, str] = {
 
 def send_mfa_notice(session: AsyncSession, *, user: User, change: MfaChange) -> None:
     """Tell the owner what changed and when, in case it was not them; sent if the change commits."""
-    queue_email(
-        session,
-        kind=EmailKind.MFA_CHANGED,
-        user=user,
-        subject=_SUBJECTS[change].format(app=get_settings().APP_NAME),
-        data={"change": change, "changed_at": utcnow().strftime("%d %B %Y at %H:%M UTC").lstrip("0")},
-    )
+    subject = _SUBJECTS[change].format(app=get_settings().APP_NAME)
+    queue_security_notice(session, kind=EmailKind.MFA_CHANGED, user=user, subject=subject, change=change)

@@ -11,8 +11,8 @@ from typing import Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lib.config import get_settings
-from lib.email.outbox import queue_email
-from lib.models import EmailKind, User, utcnow
+from lib.email.outbox import queue_security_notice
+from lib.models import EmailKind, User
 
 PasskeyChange = Literal["added", "removed", "removed_by_admin"]
 
@@ -25,10 +25,5 @@ _SUBJECTS: dict[PasskeyChange, str] = {
 
 def send_passkey_notice(session: AsyncSession, *, user: User, change: PasskeyChange) -> None:
     """Tell the owner what changed and when, in case it was not them; sent if the change commits."""
-    queue_email(
-        session,
-        kind=EmailKind.PASSKEY_CHANGED,
-        user=user,
-        subject=_SUBJECTS[change].format(app=get_settings().APP_NAME),
-        data={"change": change, "changed_at": utcnow().strftime("%d %B %Y at %H:%M UTC").lstrip("0")},
-    )
+    subject = _SUBJECTS[change].format(app=get_settings().APP_NAME)
+    queue_security_notice(session, kind=EmailKind.PASSKEY_CHANGED, user=user, subject=subject, change=change)
