@@ -19,7 +19,8 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import Message, Send
 
 from lib.config import get_settings
-from lib.db import TransactionConflict, is_database_unavailable, is_retryable_conflict, prime_statements
+from lib.db import prime_statements
+from lib.db_faults import TransactionConflict, is_database_unavailable, is_retryable_conflict
 from lib.errors import AuthError, ServiceUnavailable
 from lib.log import log_event
 from lib.middleware import BodyLimitMiddleware, EmailOutboxMiddleware, NoStoreMiddleware, RetryOnConflictMiddleware

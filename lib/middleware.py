@@ -8,7 +8,7 @@ import random
 import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from lib.db import TransactionConflict
+from lib.db_faults import TransactionConflict
 from lib.email.outbox import collecting_emails, dispatch
 from lib.errors import PayloadTooLarge, TransactionRetriesExhausted
 from lib.log import log_event

@@ -23,7 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lib.accounts.schemas import UserCreate, Username
 from lib.config import get_settings
 from lib.config_error import ConfigError
-from lib.db import get_engine, is_database_unavailable, normalize_database_url
+from lib.db import get_engine, normalize_database_url
+from lib.db_faults import is_database_unavailable
 from lib.errors import AuthError
 from lib.users.bootstrap import create_admin, promote_to_admin
 from lib.validation import EmailAddress
