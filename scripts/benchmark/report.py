@@ -20,6 +20,7 @@ class Figures:
     load: dict[str, Any]
     peer: dict[str, dict[str, Any]] = field(default_factory=dict)  # peer, peer_ours, peer_ratio
     argon2: str = ""
+    connections: dict[str, dict[str, Any]] = field(default_factory=dict)  # sign_up, forgot_password
 
 
 def as_json(figures: Figures) -> dict[str, Any]:
@@ -33,6 +34,7 @@ def as_json(figures: Figures) -> dict[str, Any]:
         "login": figures.login,
         "me": figures.me,
         "refresh": figures.refresh,
+        **figures.connections,
         "load": figures.load,
         **figures.peer,
     }
@@ -93,6 +95,16 @@ def measure_lines(figures: Figures) -> list[str]:
         f"{refresh['ratio']:>13.2f}x",
         f"{'refresh round trips (connects)':<34}{refresh['round_trips']:>12}{refresh['connects']:>12}"
         f"   first refresh {refresh['first_round_trips']}",
+        *connection_lines(figures.connections),
+    ]
+
+
+def connection_lines(connections: dict[str, dict[str, Any]]) -> list[str]:
+    """Round trips and connects of the requests that send an email, the sending included."""
+    return [
+        f"{name.replace('_', '-') + ' round trips (connects)':<34}{counts['round_trips']:>12}{counts['connects']:>12}"
+        f"   first {counts['first_round_trips']}"
+        for name, counts in connections.items()
     ]
 
 
