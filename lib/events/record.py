@@ -27,6 +27,7 @@ from lib.log import log_event
 from lib.models import SecurityEventRecord, SecurityEventType, utcnow
 
 EVENTS = SecurityEventRecord.__table__  # type: ignore[attr-defined]
+EVENT_COLUMNS = tuple(column.name for column in EVENTS.columns)  # the keys of `event_row`
 _UNLOGGED = "security_events_unlogged"
 
 

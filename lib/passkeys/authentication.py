@@ -34,7 +34,7 @@ from lib.passkeys.challenges import new_challenge, use_challenge
 from lib.passkeys.schemas import AuthenticationCredential, credential_json
 from lib.security.throttle import Limit, address_key, record_attempt, release_this_attempt
 from lib.security.tokens import PASSKEY
-from lib.sessions.lifecycle import revoke_user_sessions, start_session
+from lib.sessions.lifecycle import making_room, start_session
 from lib.sessions.schemas import ClientInfo, TokenPair
 from lib.users.rows import ensure_verified, lock_user
 
@@ -145,9 +145,14 @@ async def _start_session(session: AsyncSession, *, user: User, passkey_id: uuid.
     except EmailNotVerified:
         await commit_now(session)  # the passkey was right: the attempt is not a failure
         raise
-    if get_settings().SINGLE_SESSION:
-        await revoke_user_sessions(session, user_id=user.id)
-    pair = await start_session(session, user=user, client=client, event=SecurityEventType.PASSKEY_LOGIN, amr=PASSKEY)
+    pair = await start_session(
+        session,
+        user=user,
+        client=client,
+        event=SecurityEventType.PASSKEY_LOGIN,
+        amr=PASSKEY,
+        alongside=[making_room(user)],
+    )
     log_event(
         "login", user_id=user.id, session_id=pair.session_id, ip=client.ip_address, amr="passkey", passkey_id=passkey_id
     )

@@ -20,6 +20,7 @@ reservation its earlier run committed, so that it counts once.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -28,8 +29,30 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, String, and_, delete, func, insert, literal, not_, or_, select, text, union_all
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Delete,
+    Insert,
+    Integer,
+    String,
+    Subquery,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    not_,
+    or_,
+    select,
+    text,
+    union_all,
+)
+from sqlalchemy.dialects.postgresql import BIT
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -50,6 +73,11 @@ class Limit:
     limit: int
     window_seconds: int
     scope: str  # "account" or "address", for the log
+    lock_id: int | None = None  # the advisory lock serializing this count; by default derived from `key`
+
+    @property
+    def lock(self) -> int:
+        return self.lock_id if self.lock_id is not None else _lock_id(self.key)
 
 
 @dataclass(frozen=True)
@@ -89,11 +117,25 @@ def address_key(ip_address: str | None, *, prefix: str = "ip") -> str | None:
     return f"{prefix}:{address}"
 
 
+def account_lock_id(user_id: uuid.UUID) -> int:
+    """The advisory lock of an account's count: the user id's first 64 bits, a number PostgreSQL
+    computes too (`account_lock_sql`), so that a login takes it in the statement that finds the
+    account."""
+    return int.from_bytes(user_id.bytes[:8], "big", signed=True)
+
+
+def account_lock_sql(user_id: ColumnElement[Any]) -> ColumnElement[int]:
+    """`account_lock_id` of a user id column, computed by PostgreSQL."""
+    hex_digits = func.left(func.translate(cast(user_id, String()), "-", ""), 16)
+    return cast(cast(literal("x", String()) + hex_digits, BIT(64)), BigInteger())
+
+
 def login_limits(*, user_id: uuid.UUID | None, identifier: str = "", ip_address: str | None) -> list[Limit]:
     settings = get_settings()
     window = settings.LOGIN_FAILURE_WINDOW_SECONDS
     account = account_key(user_id=user_id, identifier=identifier)
-    limits = [Limit(account, settings.LOGIN_MAX_FAILURES, window, "account")]
+    lock_id = account_lock_id(user_id) if user_id is not None else None
+    limits = [Limit(account, settings.LOGIN_MAX_FAILURES, window, "account", lock_id)]
     address = address_key(ip_address)
     if address is not None:
         limits.append(Limit(address, settings.LOGIN_MAX_FAILURES_PER_IP, window, "address"))
@@ -110,64 +152,88 @@ def _lock_id(key: str) -> int:
     return int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big", signed=True)
 
 
-async def _lock_keys(session: AsyncSession, keys: Iterable[str]) -> None:
+async def _lock_keys(session: AsyncSession, limits: Iterable[Limit]) -> None:
     """Serialize counting per key: PostgreSQL advisory locks held to the end of the transaction,
-    taken in one order so that two requests never wait on each other. SQLite needs none: its
-    transactions take the write lock up front (BEGIN IMMEDIATE)."""
+    taken in one order (ascending ids) so that two requests never wait on each other. SQLite
+    needs none: its transactions take the write lock up front (BEGIN IMMEDIATE)."""
     if dialect_name(session) != "postgresql":
         return
-    ids = sorted({_lock_id(key) for key in keys})
+    ids = sorted({limit.lock for limit in limits})
     calls = ", ".join(f"pg_advisory_xact_lock(:k{index})" for index in range(len(ids)))
     await session.execute(text(f"SELECT {calls}"), {f"k{index}": value for index, value in enumerate(ids)})
 
 
+def locking_in_order(lock_ids: Sequence[ColumnElement[Any]]) -> Subquery:
+    """A one-row subquery that takes the advisory locks `lock_ids` (SQL expressions; a NULL one is
+    skipped) in `_lock_keys`'s order, for a statement that locks while it reads something else."""
+    ids = union_all(*(select(lock_id.label("lock_id")) for lock_id in lock_ids)).subquery("lock_ids")
+    ordered = select(ids.c.lock_id).order_by(ids.c.lock_id).subquery("ordered")
+    return select(func.count(func.pg_advisory_xact_lock(ordered.c.lock_id)).label("locks")).subquery("locked")
+
+
 async def reserve_attempt(
-    session: AsyncSession, limits: Sequence[Limit], *, message: str, event: str = "throttled"
+    session: AsyncSession, limits: Sequence[Limit], *, message: str, event: str = "throttled", locked: bool = False
 ) -> Reservation:
     """Record one attempt under every limit and commit it, or refuse with 429 when a limit is
     used up (nothing recorded). A request run again after a lost race takes over what its
-    earlier run reserved: one request, one attempt."""
+    earlier run reserved: one request, one attempt. `locked`: this transaction already holds
+    the limits' locks (`locking_in_order`)."""
     kind = ("throttle reservation", *(limit.key for limit in limits))
     earlier: Reservation | None = committed_by_earlier_run(kind)
     if earlier is not None:
         return earlier
-    reservation = await record_attempt(session, limits, message=message, event=event)
+    reservation = await record_attempt(session, limits, message=message, event=event, locked=locked)
     await commit_now(session)  # parallel attempts must see this one, and a failure keeps it
     keep_for_later_runs(kind, reservation)
     return reservation
 
 
+@functools.cache
+def _recording(count: int) -> Insert:
+    """The statement that records one attempt under `count` keys unless a limit is used up, built
+    once per number of keys. Parameters: `at`, and per key `key{i}`, `since{i}` (its window's
+    start) and `limit{i}`."""
+    failures = Attempt.__table__  # type: ignore[attr-defined]
+
+    def used_up(index: int) -> ColumnElement[bool]:
+        counted = select(func.count()).where(
+            failures.c.key == bindparam(f"key{index}", type_=String()),
+            failures.c.created_at > bindparam(f"since{index}", type_=UTCDateTime()),
+        )
+        return counted.scalar_subquery() >= bindparam(f"limit{index}", type_=Integer())
+
+    at = bindparam("at", type_=UTCDateTime())
+    attempts = union_all(
+        *(select(bindparam(f"key{index}", type_=String()).label("key"), at.label("at")) for index in range(count))
+    ).subquery()
+    return (
+        insert(failures)
+        .from_select(["key", "created_at"], select(attempts).where(not_(or_(*(used_up(i) for i in range(count))))))
+        .returning(failures.c.id, failures.c.key)
+    )
+
+
 async def record_attempt(
-    session: AsyncSession, limits: Sequence[Limit], *, message: str, event: str = "throttled"
+    session: AsyncSession, limits: Sequence[Limit], *, message: str, event: str = "throttled", locked: bool = False
 ) -> Reservation:
     """Record one attempt under every limit, or refuse with 429 when a limit is used up (nothing
     recorded). `Retry-After` is the time until the oldest counted attempt leaves its window.
 
     The caller commits (`commit_now`) before it checks anything the attempt is for: until
-    then, parallel attempts wait on the keys' locks."""
+    then, parallel attempts wait on the keys' locks (taken here, unless `locked`: the caller's
+    transaction took them already)."""
     if not limits:
         return Reservation(rows={})
-    await _lock_keys(session, (limit.key for limit in limits))
+    if not locked:
+        await _lock_keys(session, limits)
     now = utcnow()
-    failures = Attempt.__table__  # type: ignore[attr-defined]
-
-    def used_up(limit: Limit) -> ColumnElement[bool]:
-        window_start = now - timedelta(seconds=limit.window_seconds)
-        counted = select(func.count()).where(failures.c.key == limit.key, failures.c.created_at > window_start)
-        return counted.scalar_subquery() >= limit.limit
-
-    attempts = union_all(
-        *(
-            select(literal(limit.key, String()).label("key"), literal(now, UTCDateTime()).label("at"))
-            for limit in limits
-        )
-    ).subquery()
+    parameters: dict[str, Any] = {"at": now}
+    for index, limit in enumerate(limits):
+        parameters[f"key{index}"] = limit.key
+        parameters[f"since{index}"] = now - timedelta(seconds=limit.window_seconds)
+        parameters[f"limit{index}"] = limit.limit
     # One statement records the attempt under every key unless a limit is used up.
-    inserted = await session.execute(
-        insert(failures)
-        .from_select(["key", "created_at"], select(attempts).where(not_(or_(*(used_up(limit) for limit in limits)))))
-        .returning(failures.c.id, failures.c.key)
-    )
+    inserted = await session.execute(_recording(len(limits)), parameters)
     rows = {key: row_id for row_id, key in inserted.all()}
     if not rows:
         retry_after, scope = await _retry_after(session, limits, now=now)
@@ -207,12 +273,19 @@ async def _retry_after(session: AsyncSession, limits: Sequence[Limit], *, now: d
 
 
 async def reserve_login_attempt(
-    session: AsyncSession, *, user_id: uuid.UUID | None, identifier: str = "", ip_address: str | None, message: str
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID | None,
+    identifier: str = "",
+    ip_address: str | None,
+    message: str,
+    locked: bool = False,
 ) -> Reservation:
     """A password or second-factor attempt against the account `user_id` (None: the typed
-    `identifier` names no account) from `ip_address`."""
+    `identifier` names no account) from `ip_address`. `locked`: the transaction already holds
+    the limits' locks (the password login takes them as it finds the account)."""
     limits = login_limits(user_id=user_id, identifier=identifier, ip_address=ip_address)
-    return await reserve_attempt(session, limits, message=message, event="login_throttled")
+    return await reserve_attempt(session, limits, message=message, event="login_throttled", locked=locked)
 
 
 async def release_this_attempt(session: AsyncSession, reservation: Reservation) -> None:
@@ -221,12 +294,27 @@ async def release_this_attempt(session: AsyncSession, reservation: Reservation) 
     await release_attempt(session, Reservation(rows=reservation.rows))
 
 
+_attempts = Attempt.__table__  # type: ignore[attr-defined]
+# This request's attempts, and with `account_key` (None: no account) the account's whole count.
+RELEASE = delete(_attempts).where(
+    or_(
+        _attempts.c.id.in_(bindparam("attempt_ids", expanding=True)),
+        _attempts.c.key == bindparam("account_key", type_=String()),
+    )
+)
+
+
+def releasing(reservation: Reservation) -> tuple[Delete, dict[str, Any]]:
+    """`release_attempt`'s statement and parameters, for a caller that folds it into another
+    statement (`lib.sessions.lifecycle.start_session`)."""
+    return RELEASE, {"attempt_ids": list(reservation.rows.values()), "account_key": reservation.account_key}
+
+
 async def release_attempt(session: AsyncSession, reservation: Reservation) -> None:
     """The password was right: the account's count starts again, and this attempt no longer
     counts against the address."""
-    mine = col(Attempt.id).in_(list(reservation.rows.values()))
-    account = col(Attempt.key) == reservation.account_key
-    await session.execute(delete(Attempt).where(mine if reservation.account_key is None else or_(mine, account)))
+    statement, parameters = releasing(reservation)
+    await session.execute(statement, parameters)
 
 
 async def clear_account_failures(session: AsyncSession, *, user_id: uuid.UUID) -> None:

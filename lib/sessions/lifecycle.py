@@ -8,19 +8,21 @@ lock order everywhere: the user's row first, then its sessions, refresh tokens a
 
 from __future__ import annotations
 
+import functools
 import hmac
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, literal, select, update
+from sqlalchemy import Executable, Insert, Integer, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from lib.config import get_settings
 from lib.db import dialect_name
-from lib.events.record import EVENTS, event_row
+from lib.events.record import EVENT_COLUMNS, EVENTS, event_row
 from lib.models import AuthSession, RefreshToken, SecurityEventType, User, utcnow
 from lib.security.digest import token_digest
 from lib.security.tokens import PASSWORD_ONLY, create_access_token, create_refresh_token
@@ -117,6 +119,66 @@ def reissue_token_pair(
     return pair if hmac.compare_digest(row["token_hash"], token.token_hash) else None
 
 
+_sessions = AuthSession.__table__  # type: ignore[attr-defined]
+_tokens = RefreshToken.__table__  # type: ignore[attr-defined]
+
+# The statements that start a session on PostgreSQL, built once: the session's INSERT in a
+# data-modifying CTE feeds its first refresh token's, beside the security event's. Parameters
+# are never named like a column (in an INSERT or UPDATE executed with a parameter named like a
+# column of its table, SQLAlchemy sets that column).
+_NEW_SESSION = (
+    insert(_sessions)
+    .values(
+        id=bindparam("new_session_id", type_=_sessions.c.id.type),
+        user_id=bindparam("owner", type_=_sessions.c.user_id.type),
+        user_agent=bindparam("client_agent", type_=_sessions.c.user_agent.type),
+        ip_address=bindparam("client_address", type_=_sessions.c.ip_address.type),
+        last_used_at=bindparam("now", type_=_sessions.c.last_used_at.type),
+        expires_at=bindparam("refresh_expiry", type_=_sessions.c.expires_at.type),
+        epoch=bindparam("owner_epoch", type_=_sessions.c.epoch.type),
+    )
+    .returning(_sessions.c.id)
+    .cte("new_session")
+)
+_TOKEN_PARAMETERS = {
+    "id": "new_token_id",
+    "user_id": "owner",
+    "token_hash": "new_token_hash",
+    "expires_at": "refresh_expiry",
+    "issued_at": "token_issued_at",
+    "parent_id": "token_parent_id",
+}
+_EVENT_PARAMETERS = {name: f"event_{name}" for name in EVENT_COLUMNS if name not in {"user_id", "session_id"}}
+_STARTED = (
+    insert(EVENTS)
+    .values(
+        user_id=bindparam("owner", type_=EVENTS.c.user_id.type),
+        session_id=bindparam("new_session_id", type_=EVENTS.c.session_id.type),
+        **{name: bindparam(parameter, type_=EVENTS.c[name].type) for name, parameter in _EVENT_PARAMETERS.items()},
+    )
+    .cte("event")
+)
+_START = insert(_tokens).from_select(
+    ["session_id", *_TOKEN_PARAMETERS],
+    select(
+        _NEW_SESSION.c.id,
+        *(bindparam(parameter, type_=_tokens.c[name].type) for name, parameter in _TOKEN_PARAMETERS.items()),
+    ),
+)
+
+
+@functools.cache
+def _starting(alongside: tuple[Executable, ...]) -> Insert:
+    """`_START` with the statements `alongside` as data-modifying CTEs of their own."""
+    statement = _START.add_cte(_STARTED)
+    for index, other in enumerate(alongside):
+        statement = statement.add_cte(other.cte(f"alongside_{index}"))  # type: ignore[attr-defined]
+    return statement
+
+
+Alongside = tuple[Executable, dict[str, Any]]
+
+
 async def start_session(
     session: AsyncSession,
     *,
@@ -124,15 +186,19 @@ async def start_session(
     client: ClientInfo,
     event: SecurityEventType,
     amr: tuple[str, ...] = PASSWORD_ONLY,
+    alongside: Sequence[Alongside] = (),
 ) -> TokenPair:
     """A new session under the user's current epoch, its first token pair for the client that
     `client.client_id` names (every pair of the session carries it on), and the security `event`
     that started it (its details: the factors, `amr`). The caller holds the user's row lock (or
     has just created the user), so no epoch change can slip in before it commits.
 
-    On PostgreSQL the session, its refresh token and the event are one statement (the token's
-    INSERT reads the session's from a data-modifying CTE, beside the event's); SQLite runs the
-    three INSERTs one after the other.
+    `alongside`: statements (with their parameters, named apart from these) that go with it, run
+    first: the release of the login's throttle reservation, `making_room`'s revocations.
+
+    On PostgreSQL all of it is one statement (the token's INSERT reads the session's from a
+    data-modifying CTE, beside the event's and those `alongside`; all read the snapshot taken
+    after the user's row lock); SQLite runs them one after the other.
     """
     await session.flush()  # the user's pending changes (a new account, a new hash) go first
     issued_at, session_id = int(time.time()), uuid.uuid4()
@@ -145,54 +211,83 @@ async def start_session(
         issued_at=issued_at,
         client_id=client.client_id,
     )
-    sessions, tokens = AuthSession.__table__, RefreshToken.__table__  # type: ignore[attr-defined]
-    new_session = insert(sessions).values(
-        id=session_id,
-        user_id=user.id,
-        user_agent=(client.user_agent or None) and client.user_agent[:255],
-        ip_address=client.ip_address,
-        last_used_at=utcnow(),  # to the microsecond (SQLite's now() has seconds), for `make_room_for_session`
-        expires_at=pair.refresh_expires_at,
-        epoch=user.session_epoch,
-    )
-    started = insert(EVENTS).values(
-        **event_row(session, type=event, user_id=user.id, session_id=session_id, details={"amr": list(amr)})
-    )
+    row = event_row(session, type=event, user_id=user.id, session_id=session_id, details={"amr": list(amr)})
+    now = utcnow()  # to the microsecond (SQLite's now() has seconds), for `making_room`
+    user_agent = (client.user_agent or None) and client.user_agent[:255]
     if dialect_name(session) != "postgresql":
-        await session.execute(new_session)
-        await session.execute(insert(tokens).values(**token))
-        await session.execute(started)
+        for statement, parameters in alongside:
+            await session.execute(statement, parameters)
+        await session.execute(
+            insert(_sessions).values(
+                id=session_id,
+                user_id=user.id,
+                user_agent=user_agent,
+                ip_address=client.ip_address,
+                last_used_at=now,
+                expires_at=pair.refresh_expires_at,
+                epoch=user.session_epoch,
+            )
+        )
+        await session.execute(insert(_tokens).values(**token))
+        await session.execute(insert(EVENTS).values(**row))
         return pair
-    created = new_session.returning(sessions.c.id).cte("new_session")
-    values = [
-        created.c.id if name == "session_id" else literal(value, tokens.c[name].type) for name, value in token.items()
-    ]
-    await session.execute(insert(tokens).from_select(list(token), select(*values)).add_cte(started.cte("event")))
+    values: dict[str, Any] = {
+        "new_session_id": session_id,
+        "owner": user.id,
+        "client_agent": user_agent,
+        "client_address": client.ip_address,
+        "now": now,
+        "refresh_expiry": pair.refresh_expires_at,
+        "owner_epoch": user.session_epoch,
+        **{parameter: token[name] for name, parameter in _TOKEN_PARAMETERS.items()},
+        **{parameter: row[name] for name, parameter in _EVENT_PARAMETERS.items()},
+    }
+    for _statement, extra in alongside:
+        values.update(extra)
+    await session.execute(_starting(tuple(statement for statement, _ in alongside)), values)
     return pair
 
 
-async def make_room_for_session(session: AsyncSession, *, user: User) -> None:
-    """Before a login starts a session: with `SINGLE_SESSION` every other session of `user` ends;
-    otherwise the least recently used ones end, so that the user holds at most
-    `MAX_SESSIONS_PER_USER` live sessions with the new one. The caller holds the user's row lock,
-    so parallel logins count each other's sessions."""
-    settings = get_settings()
-    if settings.SINGLE_SESSION:
-        await revoke_user_sessions(session, user_id=user.id)
-        return
-    now = utcnow()
-    beyond_the_cap = (
-        select(col(AuthSession.id))
-        .where(
-            col(AuthSession.user_id) == user.id,
-            col(AuthSession.revoked_at).is_(None),
-            col(AuthSession.epoch) == user.session_epoch,
-            col(AuthSession.expires_at) > now,
+# Ending the user's other sessions (`SINGLE_SESSION`), or the least recently used ones beyond
+# the cap; parameters `owner`, `revoked` (now), `owner_epoch`, `keep_live` (the cap less one).
+_REVOKE_ALL = (
+    update(_sessions)
+    .where(_sessions.c.user_id == bindparam("owner"), _sessions.c.revoked_at.is_(None))
+    .values(revoked_at=bindparam("revoked", type_=_sessions.c.revoked_at.type))
+)
+_BEYOND_THE_CAP = (
+    update(_sessions)
+    .where(
+        _sessions.c.id.in_(
+            select(_sessions.c.id)
+            .where(
+                _sessions.c.user_id == bindparam("owner"),
+                _sessions.c.revoked_at.is_(None),
+                _sessions.c.epoch == bindparam("owner_epoch"),
+                _sessions.c.expires_at > bindparam("revoked", type_=_sessions.c.expires_at.type),
+            )
+            .order_by(_sessions.c.last_used_at.desc())
+            .offset(bindparam("keep_live", type_=Integer()))
         )
-        .order_by(col(AuthSession.last_used_at).desc())
-        .offset(settings.MAX_SESSIONS_PER_USER - 1)
     )
-    await session.execute(update(AuthSession).where(col(AuthSession.id).in_(beyond_the_cap)).values(revoked_at=now))
+    .values(revoked_at=bindparam("revoked", type_=_sessions.c.revoked_at.type))
+)
+
+
+def making_room(user: User) -> Alongside:
+    """What makes room for a new session of `user` (for `start_session`'s `alongside`): with
+    `SINGLE_SESSION` every other session of the user ends; otherwise the least recently used ones
+    end, so that the user holds at most `MAX_SESSIONS_PER_USER` live sessions with the new one.
+    The caller holds the user's row lock, so parallel logins count each other's sessions."""
+    settings = get_settings()
+    parameters: dict[str, Any] = {"owner": user.id, "revoked": utcnow()}
+    if settings.SINGLE_SESSION:
+        return _REVOKE_ALL, parameters
+    return _BEYOND_THE_CAP, {
+        **parameters,
+        "owner_epoch": user.session_epoch,
+        "keep_live": settings.MAX_SESSIONS_PER_USER - 1,
+    }
 
 
 async def end_user_sessions(session: AsyncSession, *, user: User) -> None:

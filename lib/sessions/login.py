@@ -4,19 +4,27 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, ColumnElement, Select, String, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
-from lib.db import commit_now
+from lib.db import commit_now, dialect_name
 from lib.errors import EmailNotVerified, InvalidCredentials, MfaRequired, TooManyRequests
 from lib.events.record import record_event, record_failure
 from lib.log import log_event
 from lib.mfa.login import issue_mfa_token
 from lib.models import SecurityEventType, User
 from lib.security.digest import identifier_digest
-from lib.security.throttle import normalize_identifier, release_attempt, release_this_attempt, reserve_login_attempt
-from lib.sessions.lifecycle import end_user_sessions, make_room_for_session, start_session
+from lib.security.throttle import (
+    account_lock_sql,
+    locking_in_order,
+    login_limits,
+    normalize_identifier,
+    release_attempt,
+    release_this_attempt,
+    releasing,
+    reserve_login_attempt,
+)
+from lib.sessions.lifecycle import end_user_sessions, making_room, start_session
 from lib.sessions.schemas import ClientInfo, TokenPair
 from lib.users.rows import ensure_verified, lock_unchanged, lock_user
 
@@ -32,15 +40,50 @@ def failure_details(reason: str, *, user: User | None, identifier: str) -> dict[
     return {"reason": reason, "identifier_digest": identifier_digest(normalize_identifier(identifier))}
 
 
-async def find_user_by_login(session: AsyncSession, *, identifier: str) -> User | None:
+_users = User.__table__  # type: ignore[attr-defined]
+_IDENTIFIER = bindparam("identifier", type_=String())
+_BY_EMAIL = _users.c.email == _IDENTIFIER
+_BY_USERNAME = func.lower(_users.c.username) == _IDENTIFIER
+
+
+def _finding(condition: ColumnElement[bool]) -> Select[User]:
+    """The account an identifier names (or none), and on PostgreSQL, in the same statement, the
+    locks of the counts the attempt goes under: the account's (or the typed identifier's, for no
+    account: `unknown_lock`) and the client address's (`address_lock`, NULL for none), in
+    `lib.security.throttle`'s order. The count itself is the next statement, whose snapshot comes
+    after the locks (a statement's own snapshot is taken before the locks it waits for)."""
+    account_lock = func.coalesce(
+        select(account_lock_sql(_users.c.id)).where(condition).correlate(None).scalar_subquery(),
+        bindparam("unknown_lock", type_=BigInteger()),
+    )
+    locked = locking_in_order([account_lock, bindparam("address_lock", type_=BigInteger())])
+    return select(User).select_from(locked).outerjoin(User, condition)
+
+
+# Built once at import: by email or username, on PostgreSQL (locking) or SQLite (no locks needed).
+FIND_BY_EMAIL, FIND_BY_USERNAME = select(User).where(_BY_EMAIL), select(User).where(_BY_USERNAME)
+FIND_AND_LOCK_BY_EMAIL, FIND_AND_LOCK_BY_USERNAME = _finding(_BY_EMAIL), _finding(_BY_USERNAME)
+
+
+async def find_user_by_login(
+    session: AsyncSession, *, identifier: str, client: ClientInfo | None = None
+) -> User | None:
     """`identifier` is an email (contains '@', matched in the form sign-up stored it in) or a
-    username (matched regardless of case)."""
+    username (matched regardless of case). With `client` (a login attempt), PostgreSQL also takes
+    the locks of the attempt's counts (`FIND_AND_LOCK_*`)."""
     identifier = normalize_identifier(identifier)
-    if "@" in identifier:
-        condition = col(User.email) == identifier
-    else:
-        condition = func.lower(User.username) == identifier
-    return (await session.execute(select(User).where(condition))).scalar_one_or_none()
+    by_email = "@" in identifier
+    if client is None or dialect_name(session) != "postgresql":
+        statement = FIND_BY_EMAIL if by_email else FIND_BY_USERNAME
+        return (await session.execute(statement, {"identifier": identifier})).scalar_one_or_none()
+    unknown, *address = login_limits(user_id=None, identifier=identifier, ip_address=client.ip_address)
+    parameters = {
+        "identifier": identifier,
+        "unknown_lock": unknown.lock,
+        "address_lock": address[0].lock if address else None,
+    }
+    statement = FIND_AND_LOCK_BY_EMAIL if by_email else FIND_AND_LOCK_BY_USERNAME
+    return (await session.execute(statement, parameters)).scalar_one_or_none()
 
 
 async def login(session: AsyncSession, *, identifier: str, password: str, client: ClientInfo) -> TokenPair:
@@ -51,12 +94,22 @@ async def login(session: AsyncSession, *, identifier: str, password: str, client
     checked; a failure keeps it as the counted failure, a success gives it back. Every failure
     answers alike, a deactivated account with the right password included, so the answer never
     confirms a guess. An account with MFA on answers 403 `mfa_required` with an `mfa_token`.
+
+    On PostgreSQL a successful login is 4 statements in two transactions: the account found
+    with the counts' locks taken, the attempt recorded (and committed); after the hash check,
+    the user's row locked, then one statement that gives the attempt back, makes room for the
+    session and starts it.
     """
-    user = await find_user_by_login(session, identifier=identifier)
+    user = await find_user_by_login(session, identifier=identifier, client=client)
     user_id = user.id if user else None
     try:
         reservation = await reserve_login_attempt(
-            session, user_id=user_id, identifier=identifier, ip_address=client.ip_address, message=THROTTLED
+            session,
+            user_id=user_id,
+            identifier=identifier,
+            ip_address=client.ip_address,
+            message=THROTTLED,
+            locked=True,
         )
     except TooManyRequests:
         details = failure_details("throttled", user=user, identifier=identifier)
@@ -85,15 +138,17 @@ async def login(session: AsyncSession, *, identifier: str, password: str, client
         await commit_now(session)
         log_event("login_mfa_required", user_id=locked.id)
         raise MfaRequired(mfa_token)
-    await release_attempt(session, reservation)
     try:
         ensure_verified(locked.is_verified)
     except EmailNotVerified:
         # The right password: the attempt is not counted as a failure, but the account saw it.
+        await release_attempt(session, reservation)
         await record_failure(session, type=LOGIN_FAILED, user_id=locked.id, details={"reason": "email_not_verified"})
         raise
-    await make_room_for_session(session, user=locked)
-    pair = await start_session(session, user=locked, client=client, event=SecurityEventType.LOGIN_SUCCEEDED)
+    alongside = [releasing(reservation), making_room(locked)]
+    pair = await start_session(
+        session, user=locked, client=client, event=SecurityEventType.LOGIN_SUCCEEDED, alongside=alongside
+    )
     log_event("login", user_id=locked.id, session_id=pair.session_id, ip=client.ip_address)
     return pair
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -18,23 +18,27 @@ from lib.errors import EmailNotVerified, LastAdmin, NotFound
 from lib.models import Role, User
 
 
-async def _locked_user(session: AsyncSession, where: ColumnElement[bool]) -> User | None:
+def _locking(where: ColumnElement[bool]) -> Select[User]:
     """The user's row, read afresh and locked until the transaction ends.
 
     FOR NO KEY UPDATE rather than FOR UPDATE: inserting a row that references the user
     (a session, a token) takes a key-share lock, which this one lets through, so such an
     insert never waits on it nor deadlocks with it.
     """
-    statement = select(User).where(where).with_for_update(key_share=True).execution_options(populate_existing=True)
-    return (await session.execute(statement)).scalar_one_or_none()
+    return select(User).where(where).with_for_update(key_share=True).execution_options(populate_existing=True)
+
+
+# Built once at import (a statement built per request costs its construction and cache key).
+LOCK_BY_ID = _locking(col(User.id) == bindparam("user_id"))
+LOCK_BY_EMAIL = _locking(col(User.email) == bindparam("email"))
 
 
 async def lock_user(session: AsyncSession, *, user_id: uuid.UUID) -> User | None:
-    return await _locked_user(session, col(User.id) == user_id)
+    return (await session.execute(LOCK_BY_ID, {"user_id": user_id})).scalar_one_or_none()
 
 
 async def lock_user_by_email(session: AsyncSession, *, email: str) -> User | None:
-    return await _locked_user(session, col(User.email) == email)
+    return (await session.execute(LOCK_BY_EMAIL, {"email": email})).scalar_one_or_none()
 
 
 async def lock_unchanged(session: AsyncSession, user: User) -> User | None:

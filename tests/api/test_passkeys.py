@@ -464,3 +464,23 @@ async def test_an_admin_removes_a_users_passkeys_and_ends_their_sessions(
         "/api/v1/admin/users/00000000-0000-4000-8000-000000000000/passkeys", headers=admin.headers
     )
     assert unknown.status_code == 404
+
+
+async def test_passkey_sign_ins_keep_the_user_within_the_session_cap(
+    client: httpx.AsyncClient, users: UserFactory, settings_env: Callable[..., None]
+) -> None:
+    """A passkey sign-in makes room as a password login does: beyond MAX_SESSIONS_PER_USER live
+    sessions, the least recently used ones end."""
+    settings_env(SINGLE_SESSION="false", MAX_SESSIONS_PER_USER="2")
+    member = await users.sign_up()
+    authenticator, _ = await add_passkey(client, member)
+    pairs = []
+    for _ in range(3):
+        response = await sign_in(client, authenticator)
+        assert response.status_code == 200, response.text
+        pairs.append(response.json())
+    live = [
+        (await client.get("/api/v1/user/me", headers=bearer(pair["access_token"]))).status_code
+        for pair in [{"access_token": member.access_token}, *pairs]
+    ]
+    assert live == [401, 401, 200, 200]

@@ -4,9 +4,19 @@ import hashlib
 import uuid
 
 import pytest
+from sqlalchemy import Uuid, literal, select
 
-from lib.security.throttle import account_key, address_key, address_limits, login_limits
+from lib.db import get_engine
+from lib.security.throttle import (
+    account_key,
+    account_lock_id,
+    account_lock_sql,
+    address_key,
+    address_limits,
+    login_limits,
+)
 from tests.fixtures.app import SettingsEnv
+from tests.fixtures.database import is_postgres
 from tests.fixtures.keys import b64, new_private_key, private_pem
 
 
@@ -66,3 +76,17 @@ def test_each_action_counts_its_own_address_key() -> None:
     (sign_up,) = address_limits("sign-up", ip_address="2001:db8:1:2:aaaa::1", limit=3)
     assert sign_up.key == "sign-up:ip:2001:db8:1:2::/64"
     assert address_limits("sign-up", ip_address=None, limit=3) == []
+
+
+@pytest.mark.postgres_only
+@pytest.mark.skipif(not is_postgres(), reason="the lock id as PostgreSQL computes it")
+async def test_postgresql_computes_the_account_lock_that_python_takes() -> None:
+    """The login takes the account's lock in the statement that finds the account (in SQL); the
+    second factor and the signed-in password checks take it in Python: one lock, or their counts
+    would race each other."""
+    ids = [uuid.uuid4() for _ in range(50)] + [uuid.UUID(int=0), uuid.UUID(int=2**128 - 1)]
+    async with get_engine().connect() as connection:
+        for user_id in ids:
+            computed = await connection.scalar(select(account_lock_sql(literal(user_id, Uuid()))))
+            assert computed == account_lock_id(user_id), user_id
+    assert len({account_lock_id(user_id) for user_id in ids}) == len(ids)
