@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from lib.config import get_settings
-from lib.email.outbox import drop_emails, release_emails
+from lib.email.outbox import drop_emails, hand_over, release_emails
 
 # libpq parameters that asyncpg does not take, and what they become.
 _SSLMODES = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
@@ -194,9 +194,13 @@ async def get_session() -> AsyncIterator[AsyncSession]:
 
     A write that must survive a failed request (a reserved login attempt, a revoked
     family) is committed where it is written, with `commit_now`; the request goes on on
-    the same connection.
+    the same connection. A request that released emails to send after its answer hands its
+    session (and its connection) over to that sending (`lib.email.outbox.hand_over`), which
+    closes it: one connect for the request and its emails.
     """
-    async with request_session() as session:
+    session = request_session()
+    handed_over = False
+    try:
         try:
             yield session
         except BaseException:
@@ -205,6 +209,10 @@ async def get_session() -> AsyncIterator[AsyncSession]:
             raise
         else:
             await commit_now(session)
+            handed_over = hand_over(session)
+    finally:
+        if not handed_over:
+            await session.close()
 
 
 async def commit_now(session: AsyncSession) -> None:

@@ -155,9 +155,11 @@ async def _read_request(receive: Receive) -> list[Message]:
 
 class EmailOutboxMiddleware(HTTPMiddleware):
     """Collects the outbox rows a request's commits release, and hands them on once the response
-    is sent (see `lib.email.outbox.dispatch`)."""
+    is sent (see `lib.email.outbox.dispatch`), even when the app failed after they were committed."""
 
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         with collecting_emails() as released:
-            await self.app(scope, receive, send)
-        await dispatch(released)
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                await dispatch(released)

@@ -50,6 +50,7 @@ class Released:
 
     ids: list[uuid.UUID] = field(default_factory=list)
     publish: bool = False
+    session: AsyncSession | None = None  # the request's own, handed over to send them (`hand_over`)
 
 
 # The emails released by this request's commits; set by the middleware for each request.
@@ -127,6 +128,18 @@ def release_emails(session: AsyncSession) -> None:
     released.publish = released.publish or publish
 
 
+def hand_over(session: AsyncSession) -> bool:
+    """The request is done with `session`: keep it (and its connection, idle between transactions)
+    for sending this request's emails after the answer, when this process sends them, so that
+    they do not connect again. True when it was kept (`dispatch` closes it), False when the
+    caller closes it: no emails, a queue sends them, or an earlier run of the request kept one."""
+    released = _released.get()
+    if released is None or not released.ids or released.session is not None or get_settings().EMAIL_QUEUE_URL:
+        return False
+    released.session = session
+    return True
+
+
 def drop_emails(session: AsyncSession) -> None:
     """The transaction rolled back: its rows are gone, and there is nothing to send."""
     session.info.pop(_QUEUED, None)
@@ -139,9 +152,10 @@ async def dispatch(released: Released) -> None:
     Never raises: the answer is out, and a row that is not sent now stays pending for the
     scheduled retry.
     """
-    if not released.ids and not released.publish:
-        return
+    handed_over, released.session = released.session, None
     try:
+        if not released.ids and not released.publish:
+            return
         if get_settings().EMAIL_QUEUE_URL:
             from lib.email.queue import publish
 
@@ -152,12 +166,16 @@ async def dispatch(released: Released) -> None:
         from lib.email.sending import send_rows
 
         keep_alive = _vercel_wait_until()
+        sending, handed_over = send_rows(released.ids, session=handed_over), None  # send_rows closes it
         if keep_alive is not None:
-            keep_alive(send_rows(released.ids))
+            keep_alive(sending)
             return
-        await send_rows(released.ids)
+        await sending
     except Exception as exc:  # left pending: the scheduled clean-up sends it
         logger.warning("emails %s left for the retry: %s", [str(i) for i in released.ids], type(exc).__name__)
+    finally:
+        if handed_over is not None:
+            await handed_over.close()
 
 
 def _vercel_wait_until() -> Callable[[Awaitable[Any]], None] | None:

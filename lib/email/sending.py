@@ -238,21 +238,33 @@ async def _send_next(
         return await _record(session, claimed, error)
 
 
-async def _sender(*, only: list[uuid.UUID] | None, tried: set[uuid.UUID], counts: EmailCounts, deadline: float) -> None:
-    async with request_session() as session:
+async def _sender(
+    *,
+    only: list[uuid.UUID] | None,
+    tried: set[uuid.UUID],
+    counts: EmailCounts,
+    deadline: float,
+    session: AsyncSession | None = None,
+) -> None:
+    """Send due rows until none is left or `deadline`, on `session` (closed at the end) or a new one."""
+    async with session or request_session() as own:
         while time.monotonic() < deadline:
-            outcome = await _send_next(session, only=only, tried=tried)
+            outcome = await _send_next(own, only=only, tried=tried)
             if outcome is None:
                 return
             counts.add(outcome)
 
 
-async def send_rows(ids: list[uuid.UUID]) -> EmailCounts:
+async def send_rows(ids: list[uuid.UUID], *, session: AsyncSession | None = None) -> EmailCounts:
     """Send the rows `ids` that are due and pending (after a request's answer, or from the queue),
-    each once at most."""
+    each once at most; on `session` when given (the request's own, handed over: it is closed
+    here), or on a connection of its own."""
     counts = EmailCounts()
-    if ids:
-        await _sender(only=list(ids), tried=set(), counts=counts, deadline=float("inf"))
+    if not ids:
+        if session is not None:
+            await session.close()
+        return counts
+    await _sender(only=list(ids), tried=set(), counts=counts, deadline=float("inf"), session=session)
     return counts
 
 
