@@ -86,3 +86,15 @@ async def _clean_database() -> AsyncIterator[None]:
 def pytest_report_header() -> str:
     backend = "PostgreSQL" if is_postgres() else "SQLite"
     return f"database: {backend} ({os.environ.get('TEST_DATABASE_LABEL', 'direct')})"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The second pass of `scripts/test` (TEST_SKIP_DATABASE_INDEPENDENT=1) leaves out what the
+    database cannot change (packaging, the benchmark's own PostgreSQL): deselected, not skipped;
+    unless nothing else was chosen (a pass that runs nothing fails)."""
+    if os.environ.get("TEST_SKIP_DATABASE_INDEPENDENT") != "1":
+        return
+    independent = [item for item in items if item.get_closest_marker("database_independent")]
+    if independent and len(independent) < len(items):
+        config.hook.pytest_deselected(items=independent)
+        items[:] = [item for item in items if not item.get_closest_marker("database_independent")]

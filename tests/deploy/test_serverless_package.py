@@ -21,7 +21,7 @@ import pytest
 from tests.fixtures.deployment import ROOT, api_functions, httpapi_events, serverless_config
 
 # Starting every function process (or Node) on a busy two-core machine takes a while.
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.timeout(600), pytest.mark.database_independent]
 SKIP_DIRS = {
     ".git",
     ".venv",
