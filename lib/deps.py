@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -71,6 +71,15 @@ class Principal:
         return token_amr(self.claims)
 
 
+# The caller's user and session in one query, built once at import (every authenticated request
+# runs it): parameters `user_id` and `session_id`, the access token's `sub` and `sid`.
+CALLER = (
+    select(User, col(AuthSession.revoked_at), col(AuthSession.epoch))
+    .join(AuthSession, col(AuthSession.user_id) == col(User.id))
+    .where(col(User.id) == bindparam("user_id"), col(AuthSession.id) == bindparam("session_id"))
+)
+
+
 @raises(Unauthorized, InvalidToken, TokenExpired, TokenRevoked, EmailNotVerified)
 async def get_principal(session: Session, token: Annotated[str | None, Depends(oauth2_scheme)]) -> Principal:
     """The caller behind a Bearer access token whose session is still live.
@@ -83,13 +92,7 @@ async def get_principal(session: Session, token: Annotated[str | None, Depends(o
         raise Unauthorized()
     claims = decode_token(token, "access")
     user_id, session_id = uuid_claim(claims, "sub"), uuid_claim(claims, "sid")
-    row = (
-        await session.execute(
-            select(User, col(AuthSession.revoked_at), col(AuthSession.epoch))
-            .join(AuthSession, col(AuthSession.user_id) == col(User.id))
-            .where(col(User.id) == user_id, col(AuthSession.id) == session_id)
-        )
-    ).first()
+    row = (await session.execute(CALLER, {"user_id": user_id, "session_id": session_id})).first()
     if row is None:
         raise InvalidToken()
     user, revoked_at, epoch = row
