@@ -15,6 +15,8 @@ Once the request has answered, the rows its commits released are handed on (`dis
   the function alive after its answer;
 - anywhere else (the local server), the process sends them itself after the response.
 
+The process that sends them itself does so on the request's own connection (`hand_over`).
+
 A row that cannot be sent stays pending, and the scheduled clean-up retries it with backoff.
 """
 
