@@ -4,20 +4,17 @@ data-modifying CTE); SQLite, without those, runs one INSERT more."""
 
 from __future__ import annotations
 
-import asyncio
-import os
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from sqlalchemy import event
 
 from lib.db import get_engine
-from scripts.benchmark.roundtrips import CountingProxy
-from tests.fixtures.app import SettingsEnv, make_client
+from tests.fixtures.app import SettingsEnv
 from tests.fixtures.database import is_postgres
+from tests.fixtures.roundtrips import count_round_trips
 from tests.fixtures.users import PASSWORD, UserFactory
 
 # A login with the right password, SINGLE_SESSION on. On PostgreSQL 4 statements: the user's row
@@ -58,22 +55,11 @@ async def test_a_login_runs_its_statements_and_no_more(
 async def test_login_round_trips_through_the_pooler(users: UserFactory, settings_env: SettingsEnv) -> None:
     """Counted by the benchmark's proxy (scripts/benchmark/roundtrips.py), the connect included."""
     user = await users.sign_up()
-    target = urlsplit(os.environ["DATABASE_URL"])
-    proxy = CountingProxy(target.hostname or "127.0.0.1", target.port or 5432)
-    port = await proxy.start()
-    credentials = target.netloc.rpartition("@")[0]
-    settings_env(DATABASE_URL=target._replace(netloc=f"{credentials}@127.0.0.1:{port}").geturl())
-    counts = []
-    try:
-        async with make_client() as client:
-            for _ in range(2):  # the process's first login pays for the engine's first connect
-                before = proxy.counts.snapshot()
-                answer = await client.post("/api/v1/login", data={"username": user.username, "password": PASSWORD})
-                assert answer.status_code == 200, answer.text
-                await asyncio.sleep(0.05)  # the closing connection's last bytes pass the proxy
-                counts.append(proxy.counts.since(before))
-    finally:
-        assert proxy.server is not None
-        proxy.server.close()
+
+    async def log_in(client: httpx.AsyncClient) -> httpx.Response:
+        return await client.post("/api/v1/login", data={"username": user.username, "password": PASSWORD})
+
+    # The process's first login pays for the engine's first connect.
+    counts = await count_round_trips(settings_env, [log_in, log_in])
     assert counts[-1]["connections"] == 1
     assert counts[-1]["round_trips"] == LOGIN_ROUND_TRIPS, counts
