@@ -34,8 +34,9 @@ from lib.security.throttle import (
     reserve_login_attempt,
 )
 from lib.security.tokens import PASSWORD_ONLY
-from lib.sessions.lifecycle import end_user_sessions, start_session
+from lib.sessions.lifecycle import end_user_sessions
 from lib.sessions.schemas import ClientInfo, TokenPair
+from lib.sessions.start import start_session
 from lib.users.rows import lock_unchanged, lock_user
 from lib.users.schemas import ChangePasswordRequest
 

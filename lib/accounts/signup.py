@@ -16,8 +16,8 @@ from lib.events.record import record_event
 from lib.models import EmailKind, SecurityEventType, User
 from lib.security.passwords import hash_password
 from lib.security.throttle import address_limits, reserve_attempt
-from lib.sessions.lifecycle import start_session
 from lib.sessions.schemas import ClientInfo, TokenPair
+from lib.sessions.start import start_session
 
 
 def _taken(email_taken: bool) -> Conflict:

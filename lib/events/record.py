@@ -41,7 +41,7 @@ def event_row(
     details: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The row of an event that the caller writes in this transaction (`record_event` does;
-    `lib.sessions.lifecycle.start_session` folds it into the session's own INSERT)."""
+    `lib.sessions.start.start_session` folds it into the session's own INSERT)."""
     context = request_context(session)
     row = {
         "id": uuid.uuid4(),

@@ -28,8 +28,8 @@ from lib.models import SecurityEventType, User
 from lib.security.digest import token_digest
 from lib.security.throttle import release_attempt, reserve_login_attempt
 from lib.security.tokens import PASSWORD_AND_OTP, create_mfa_token, decode_token, token_client_id, uuid_claim
-from lib.sessions.lifecycle import making_room, start_session
 from lib.sessions.schemas import ClientInfo, TokenPair
+from lib.sessions.start import start_login_session
 from lib.users.rows import ensure_verified, lock_user
 
 MFA_TOKEN_LIFETIME_SECONDS = 300
@@ -94,13 +94,8 @@ async def complete_mfa_login(session: AsyncSession, *, mfa_token: str, code: str
         await commit_now(session)  # the code is spent and the attempt was not a failure
         raise
     client = replace(client, client_id=token_client_id(claims))
-    pair = await start_session(
-        session,
-        user=locked,
-        client=client,
-        event=SecurityEventType.MFA_SUCCEEDED,
-        amr=PASSWORD_AND_OTP,
-        alongside=[making_room(locked)],
+    pair = await start_login_session(
+        session, user=locked, client=client, event=SecurityEventType.MFA_SUCCEEDED, amr=PASSWORD_AND_OTP
     )
     log_event("login", user_id=locked.id, session_id=pair.session_id, ip=client.ip_address, amr="otp")
     return pair

@@ -2,7 +2,7 @@
 
 No username is asked for: the authenticator picks the credential and says whose it is (the
 user handle). The answer starts a session exactly as a password login does (the same
-`start_session`, under the user's row lock), with `amr` ["hwk", "mfa"]: user verification is
+`start_login_session`, under the user's row lock), with `amr` ["hwk", "mfa"]: user verification is
 required, so the passkey is two factors on its own and an MFA account needs no code after it.
 
 Every failure answers 401 `invalid_passkey` and counts toward the per-address login throttle,
@@ -34,8 +34,8 @@ from lib.passkeys.challenges import new_challenge, use_challenge
 from lib.passkeys.schemas import AuthenticationCredential, credential_json
 from lib.security.throttle import Limit, address_key, record_attempt, release_this_attempt
 from lib.security.tokens import PASSKEY
-from lib.sessions.lifecycle import making_room, start_session
 from lib.sessions.schemas import ClientInfo, TokenPair
+from lib.sessions.start import start_login_session
 from lib.users.rows import ensure_verified, lock_user
 
 THROTTLED = "Too many failed sign-ins; try again later"
@@ -145,13 +145,8 @@ async def _start_session(session: AsyncSession, *, user: User, passkey_id: uuid.
     except EmailNotVerified:
         await commit_now(session)  # the passkey was right: the attempt is not a failure
         raise
-    pair = await start_session(
-        session,
-        user=user,
-        client=client,
-        event=SecurityEventType.PASSKEY_LOGIN,
-        amr=PASSKEY,
-        alongside=[making_room(user)],
+    pair = await start_login_session(
+        session, user=user, client=client, event=SecurityEventType.PASSKEY_LOGIN, amr=PASSKEY
     )
     log_event(
         "login", user_id=user.id, session_id=pair.session_id, ip=client.ip_address, amr="passkey", passkey_id=passkey_id

@@ -306,7 +306,7 @@ RELEASE = delete(_attempts).where(
 
 def releasing(reservation: Reservation) -> tuple[Delete, dict[str, Any]]:
     """`release_attempt`'s statement and parameters, for a caller that folds it into another
-    statement (`lib.sessions.lifecycle.start_session`)."""
+    statement (`lib.sessions.start.start_session`)."""
     return RELEASE, {"attempt_ids": list(reservation.rows.values()), "account_key": reservation.account_key}
 
 

@@ -1,4 +1,4 @@
-"""Issuing a token pair for a session, and ending sessions.
+"""Issuing a token pair in a session, and ending sessions (`lib.sessions.start` starts them).
 
 Sessions end for good: every change that must end a user's sessions (password change or
 reset, deactivation, demotion, logout) locks the user's row (`lib.users.rows.lock_user`) and
@@ -8,28 +8,22 @@ lock order everywhere: the user's row first, then its sessions, refresh tokens a
 
 from __future__ import annotations
 
-import functools
 import hmac
-import time
 import uuid
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Executable, Insert, Integer, bindparam, insert, select, update
+from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from lib.config import get_settings
-from lib.db import dialect_name
-from lib.events.record import EVENT_COLUMNS, EVENTS, event_row
-from lib.models import AuthSession, RefreshToken, SecurityEventType, User, utcnow
+from lib.models import AuthSession, RefreshToken, User, utcnow
 from lib.security.digest import token_digest
 from lib.security.tokens import PASSWORD_ONLY, create_access_token, create_refresh_token
-from lib.sessions.schemas import ClientInfo, TokenPair
+from lib.sessions.schemas import TokenPair
 
 
-def _signed_pair(
+def signed_pair(
     *,
     user_id: uuid.UUID,
     role: str,
@@ -79,7 +73,7 @@ async def issue_token_pair(
     client_id: str | None = None,
 ) -> TokenPair:
     """Sign a new access and refresh token in the session and record the refresh token."""
-    pair, row = _signed_pair(
+    pair, row = signed_pair(
         user_id=user_id,
         role=role,
         session_id=session_id,
@@ -106,7 +100,7 @@ def reissue_token_pair(
     row from before `issued_at` was kept, or the refresh lifetime changed since)."""
     if token.issued_at is None:
         return None
-    pair, row = _signed_pair(
+    pair, row = signed_pair(
         user_id=user_id,
         role=role,
         session_id=session_id,
@@ -117,177 +111,6 @@ def reissue_token_pair(
         jti=token.id,
     )
     return pair if hmac.compare_digest(row["token_hash"], token.token_hash) else None
-
-
-_sessions = AuthSession.__table__  # type: ignore[attr-defined]
-_tokens = RefreshToken.__table__  # type: ignore[attr-defined]
-
-# The statements that start a session on PostgreSQL, built once: the session's INSERT in a
-# data-modifying CTE feeds its first refresh token's, beside the security event's. Parameters
-# are never named like a column (in an INSERT or UPDATE executed with a parameter named like a
-# column of its table, SQLAlchemy sets that column).
-_NEW_SESSION = (
-    insert(_sessions)
-    .values(
-        id=bindparam("new_session_id", type_=_sessions.c.id.type),
-        user_id=bindparam("owner", type_=_sessions.c.user_id.type),
-        user_agent=bindparam("client_agent", type_=_sessions.c.user_agent.type),
-        ip_address=bindparam("client_address", type_=_sessions.c.ip_address.type),
-        last_used_at=bindparam("now", type_=_sessions.c.last_used_at.type),
-        expires_at=bindparam("refresh_expiry", type_=_sessions.c.expires_at.type),
-        epoch=bindparam("owner_epoch", type_=_sessions.c.epoch.type),
-    )
-    .returning(_sessions.c.id)
-    .cte("new_session")
-)
-_TOKEN_PARAMETERS = {
-    "id": "new_token_id",
-    "user_id": "owner",
-    "token_hash": "new_token_hash",
-    "expires_at": "refresh_expiry",
-    "issued_at": "token_issued_at",
-    "parent_id": "token_parent_id",
-}
-_EVENT_PARAMETERS = {name: f"event_{name}" for name in EVENT_COLUMNS if name not in {"user_id", "session_id"}}
-_STARTED = (
-    insert(EVENTS)
-    .values(
-        user_id=bindparam("owner", type_=EVENTS.c.user_id.type),
-        session_id=bindparam("new_session_id", type_=EVENTS.c.session_id.type),
-        **{name: bindparam(parameter, type_=EVENTS.c[name].type) for name, parameter in _EVENT_PARAMETERS.items()},
-    )
-    .cte("event")
-)
-_START = insert(_tokens).from_select(
-    ["session_id", *_TOKEN_PARAMETERS],
-    select(
-        _NEW_SESSION.c.id,
-        *(bindparam(parameter, type_=_tokens.c[name].type) for name, parameter in _TOKEN_PARAMETERS.items()),
-    ),
-)
-
-
-@functools.cache
-def _starting(alongside: tuple[Executable, ...]) -> Insert:
-    """`_START` with the statements `alongside` as data-modifying CTEs of their own."""
-    statement = _START.add_cte(_STARTED)
-    for index, other in enumerate(alongside):
-        statement = statement.add_cte(other.cte(f"alongside_{index}"))  # type: ignore[attr-defined]
-    return statement
-
-
-Alongside = tuple[Executable, dict[str, Any]]
-
-
-async def start_session(
-    session: AsyncSession,
-    *,
-    user: User,
-    client: ClientInfo,
-    event: SecurityEventType,
-    amr: tuple[str, ...] = PASSWORD_ONLY,
-    alongside: Sequence[Alongside] = (),
-) -> TokenPair:
-    """A new session under the user's current epoch, its first token pair for the client that
-    `client.client_id` names (every pair of the session carries it on), and the security `event`
-    that started it (its details: the factors, `amr`). The caller holds the user's row lock (or
-    has just created the user), so no epoch change can slip in before it commits.
-
-    `alongside`: statements (with their parameters, named apart from these) that go with it, run
-    first: the release of the login's throttle reservation, `making_room`'s revocations.
-
-    On PostgreSQL all of it is one statement (the token's INSERT reads the session's from a
-    data-modifying CTE, beside the event's and those `alongside`; all read the snapshot taken
-    after the user's row lock); SQLite runs them one after the other.
-    """
-    await session.flush()  # the user's pending changes (a new account, a new hash) go first
-    issued_at, session_id = int(time.time()), uuid.uuid4()
-    pair, token = _signed_pair(
-        user_id=user.id,
-        role=user.role,
-        session_id=session_id,
-        parent_id=None,
-        amr=amr,
-        issued_at=issued_at,
-        client_id=client.client_id,
-    )
-    row = event_row(session, type=event, user_id=user.id, session_id=session_id, details={"amr": list(amr)})
-    now = utcnow()  # to the microsecond (SQLite's now() has seconds), for `making_room`
-    user_agent = (client.user_agent or None) and client.user_agent[:255]
-    if dialect_name(session) != "postgresql":
-        for statement, parameters in alongside:
-            await session.execute(statement, parameters)
-        await session.execute(
-            insert(_sessions).values(
-                id=session_id,
-                user_id=user.id,
-                user_agent=user_agent,
-                ip_address=client.ip_address,
-                last_used_at=now,
-                expires_at=pair.refresh_expires_at,
-                epoch=user.session_epoch,
-            )
-        )
-        await session.execute(insert(_tokens).values(**token))
-        await session.execute(insert(EVENTS).values(**row))
-        return pair
-    values: dict[str, Any] = {
-        "new_session_id": session_id,
-        "owner": user.id,
-        "client_agent": user_agent,
-        "client_address": client.ip_address,
-        "now": now,
-        "refresh_expiry": pair.refresh_expires_at,
-        "owner_epoch": user.session_epoch,
-        **{parameter: token[name] for name, parameter in _TOKEN_PARAMETERS.items()},
-        **{parameter: row[name] for name, parameter in _EVENT_PARAMETERS.items()},
-    }
-    for _statement, extra in alongside:
-        values.update(extra)
-    await session.execute(_starting(tuple(statement for statement, _ in alongside)), values)
-    return pair
-
-
-# Ending the user's other sessions (`SINGLE_SESSION`), or the least recently used ones beyond
-# the cap; parameters `owner`, `revoked` (now), `owner_epoch`, `keep_live` (the cap less one).
-_REVOKE_ALL = (
-    update(_sessions)
-    .where(_sessions.c.user_id == bindparam("owner"), _sessions.c.revoked_at.is_(None))
-    .values(revoked_at=bindparam("revoked", type_=_sessions.c.revoked_at.type))
-)
-_BEYOND_THE_CAP = (
-    update(_sessions)
-    .where(
-        _sessions.c.id.in_(
-            select(_sessions.c.id)
-            .where(
-                _sessions.c.user_id == bindparam("owner"),
-                _sessions.c.revoked_at.is_(None),
-                _sessions.c.epoch == bindparam("owner_epoch"),
-                _sessions.c.expires_at > bindparam("revoked", type_=_sessions.c.expires_at.type),
-            )
-            .order_by(_sessions.c.last_used_at.desc())
-            .offset(bindparam("keep_live", type_=Integer()))
-        )
-    )
-    .values(revoked_at=bindparam("revoked", type_=_sessions.c.revoked_at.type))
-)
-
-
-def making_room(user: User) -> Alongside:
-    """What makes room for a new session of `user` (for `start_session`'s `alongside`): with
-    `SINGLE_SESSION` every other session of the user ends; otherwise the least recently used ones
-    end, so that the user holds at most `MAX_SESSIONS_PER_USER` live sessions with the new one.
-    The caller holds the user's row lock, so parallel logins count each other's sessions."""
-    settings = get_settings()
-    parameters: dict[str, Any] = {"owner": user.id, "revoked": utcnow()}
-    if settings.SINGLE_SESSION:
-        return _REVOKE_ALL, parameters
-    return _BEYOND_THE_CAP, {
-        **parameters,
-        "owner_epoch": user.session_epoch,
-        "keep_live": settings.MAX_SESSIONS_PER_USER - 1,
-    }
 
 
 async def end_user_sessions(session: AsyncSession, *, user: User) -> None:

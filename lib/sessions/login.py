@@ -24,8 +24,9 @@ from lib.security.throttle import (
     releasing,
     reserve_login_attempt,
 )
-from lib.sessions.lifecycle import end_user_sessions, making_room, start_session
+from lib.sessions.lifecycle import end_user_sessions
 from lib.sessions.schemas import ClientInfo, TokenPair
+from lib.sessions.start import start_login_session
 from lib.users.rows import ensure_verified, lock_unchanged, lock_user
 
 THROTTLED = "Too many failed logins; try again later"
@@ -60,23 +61,21 @@ def _finding(condition: ColumnElement[bool]) -> Select[User]:
     return select(User).select_from(locked).outerjoin(User, condition)
 
 
-# Built once at import: by email or username, on PostgreSQL (locking) or SQLite (no locks needed).
+# Built once at import: by email or username, on PostgreSQL (locking) or SQLite.
 FIND_BY_EMAIL, FIND_BY_USERNAME = select(User).where(_BY_EMAIL), select(User).where(_BY_USERNAME)
 FIND_AND_LOCK_BY_EMAIL, FIND_AND_LOCK_BY_USERNAME = _finding(_BY_EMAIL), _finding(_BY_USERNAME)
 
 
-async def find_user_by_login(
-    session: AsyncSession, *, identifier: str, client: ClientInfo | None = None
-) -> User | None:
-    """`identifier` is an email (contains '@', matched in the form sign-up stored it in) or a
-    username (matched regardless of case). With `client` (a login attempt), PostgreSQL also takes
-    the locks of the attempt's counts (`FIND_AND_LOCK_*`)."""
+async def find_user_for_attempt(session: AsyncSession, *, identifier: str, ip_address: str | None) -> User | None:
+    """The account `identifier` names: an email (contains '@', matched in the form sign-up stored
+    it in) or a username (matched regardless of case). On PostgreSQL the same statement takes the
+    locks of the attempt's counts (`FIND_AND_LOCK_*`); SQLite needs none."""
     identifier = normalize_identifier(identifier)
     by_email = "@" in identifier
-    if client is None or dialect_name(session) != "postgresql":
+    if dialect_name(session) != "postgresql":
         statement = FIND_BY_EMAIL if by_email else FIND_BY_USERNAME
         return (await session.execute(statement, {"identifier": identifier})).scalar_one_or_none()
-    unknown, *address = login_limits(user_id=None, identifier=identifier, ip_address=client.ip_address)
+    unknown, *address = login_limits(user_id=None, identifier=identifier, ip_address=ip_address)
     parameters = {
         "identifier": identifier,
         "unknown_lock": unknown.lock,
@@ -100,7 +99,7 @@ async def login(session: AsyncSession, *, identifier: str, password: str, client
     the user's row locked, then one statement that gives the attempt back, makes room for the
     session and starts it.
     """
-    user = await find_user_by_login(session, identifier=identifier, client=client)
+    user = await find_user_for_attempt(session, identifier=identifier, ip_address=client.ip_address)
     user_id = user.id if user else None
     try:
         reservation = await reserve_login_attempt(
@@ -145,9 +144,8 @@ async def login(session: AsyncSession, *, identifier: str, password: str, client
         await release_attempt(session, reservation)
         await record_failure(session, type=LOGIN_FAILED, user_id=locked.id, details={"reason": "email_not_verified"})
         raise
-    alongside = [releasing(reservation), making_room(locked)]
-    pair = await start_session(
-        session, user=locked, client=client, event=SecurityEventType.LOGIN_SUCCEEDED, alongside=alongside
+    pair = await start_login_session(
+        session, user=locked, client=client, event=SecurityEventType.LOGIN_SUCCEEDED, alongside=[releasing(reservation)]
     )
     log_event("login", user_id=locked.id, session_id=pair.session_id, ip=client.ip_address)
     return pair

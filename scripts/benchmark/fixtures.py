@@ -54,8 +54,8 @@ class Fixtures:
         from lib.db import get_engine
         from lib.models import SecurityEventType, User
         from lib.security.passwords import hash_password
-        from lib.sessions.lifecycle import start_session
         from lib.sessions.schemas import ClientInfo
+        from lib.sessions.start import start_session
 
         if self.hashed is None:
             self.hashed = await hash_password(PASSWORD)

@@ -17,7 +17,7 @@ from sqlmodel import col
 import lib.sessions.login
 from lib.db import get_engine
 from lib.models import AuthSession
-from lib.sessions import lifecycle
+from lib.sessions import start
 from tests.fixtures.app import SettingsEnv
 from tests.fixtures.database import is_postgres
 from tests.fixtures.events import all_events, sid
@@ -34,13 +34,13 @@ def fail_once_after_start_session(monkeypatch: pytest.MonkeyPatch, error: BaseEx
     calls: list[int] = []
 
     async def start_then_fail(*args: Any, **kwargs: Any) -> Any:
-        pair = await lifecycle.start_session(*args, **kwargs)
+        pair = await start.start_login_session(*args, **kwargs)
         calls.append(1)
         if len(calls) == 1:
             raise error
         return pair
 
-    monkeypatch.setattr(lib.sessions.login, "start_session", start_then_fail)
+    monkeypatch.setattr(lib.sessions.login, "start_login_session", start_then_fail)
     return calls
 
 
